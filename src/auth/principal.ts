@@ -1,0 +1,35 @@
+import { createContextKey, type HandlerContext } from "@connectrpc/connect";
+import { apiError } from "../errors/catalogue.js";
+
+/** What a credential may do. `signup` is held only by publishable keys. */
+export type Scope = "read" | "write" | "admin" | "signup";
+
+/** Every scope, in order of power. */
+export const allScopes: readonly Scope[] = ["read", "write", "admin", "signup"];
+
+/** The authenticated caller of one request, from a Bearer token or an API key. */
+export interface Principal {
+  kind: "user" | "api_key";
+  /** User id, or API key id. */
+  id: string;
+  /** Users only. */
+  email?: string;
+  /** Database-facing role name, "authenticated" for users and keys alike. */
+  role: string;
+  tenantId: string;
+  scopes: readonly Scope[];
+  /** The session a user token belongs to. */
+  sessionId?: string;
+}
+
+/** Context value holding the request's principal; set by the credentials interceptor. */
+export const principalKey = createContextKey<Principal | undefined>(undefined, {
+  description: "authenticated principal",
+});
+
+/** The principal of a call, or an `unauthorized` error when the call carried no credentials. */
+export function principalOf(context: HandlerContext): Principal {
+  const principal = context.values.get(principalKey);
+  if (!principal) throw apiError("unauthorized");
+  return principal;
+}

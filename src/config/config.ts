@@ -1,0 +1,238 @@
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+
+/** Log levels accepted by `--log-level`. */
+export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+/** One of {@link logLevels}. */
+export type LogLevel = (typeof logLevels)[number];
+
+/** Per-window request budgets of the auth endpoints; 0 turns a limit off. */
+export interface RateLimitConfig {
+  windowSeconds: number;
+  signUp: number;
+  signIn: number;
+  refresh: number;
+}
+
+/** Everything the auth service needs to know. */
+export interface AuthConfig {
+  /** HS256 signing secret; resolved at start (generated and kept in the data dir in embedded mode). */
+  jwtSecret: string | undefined;
+  /** Older secrets still accepted for verification (key rotation). */
+  jwtPreviousSecrets: string[];
+  issuer: string;
+  audience: string;
+  tokenExpirySeconds: number;
+  refreshTokenExpirySeconds: number;
+  refreshGraceSeconds: number;
+  defaultTenant: string;
+  disableSignup: boolean;
+  rateLimit: RateLimitConfig;
+}
+
+/** Bounds on the work one query may do. */
+export interface QueryConfig {
+  statementTimeoutMs: number;
+  rowCap: number;
+  maxSqlBytes: number;
+  maxConcurrentPerTenant: number;
+}
+
+/** The validated configuration of one server process. */
+export interface Config {
+  mode: "server";
+  host: string;
+  port: number;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  tls: { certFile: string; keyFile: string } | undefined;
+  logLevel: LogLevel;
+  maxBodyBytes: number;
+  shutdownTimeoutMs: number;
+  auth: AuthConfig;
+  query: QueryConfig;
+}
+
+/** A flag value that cannot be used; the CLI prints the message and exits non-zero. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+interface FlagSpec {
+  type: "string" | "boolean";
+  env?: string;
+  help: string;
+}
+
+/** Every command-line flag, with the environment variable that may supply it. */
+export const flags = {
+  mode: { type: "string", help: "run mode: server (default)" },
+  host: { type: "string", help: "address to listen on (default 0.0.0.0)" },
+  port: { type: "string", env: "PORT", help: "port to listen on (default 6543; 0 picks a free one)" },
+  "data-dir": { type: "string", help: "embedded storage directory (default ./helios-data)" },
+  "database-url": { type: "string", env: "DATABASE_URL", help: "use this PostgreSQL instead of embedded storage" },
+  "token-expiry": { type: "string", help: "access token lifetime in seconds (default 3600)" },
+  "refresh-token-expiry": { type: "string", help: "refresh token lifetime in seconds (default 604800, 7 days)" },
+  "refresh-grace": { type: "string", help: "seconds a rotated refresh token may be replayed by a concurrent client (default 10)" },
+  "jwt-secret": { type: "string", env: "HELIOS_JWT_SECRET", help: "HS256 signing secret, at least 32 bytes" },
+  "jwt-previous-secrets": {
+    type: "string",
+    env: "HELIOS_JWT_PREVIOUS_SECRETS",
+    help: "comma-separated older secrets still accepted for verification",
+  },
+  "jwt-issuer": { type: "string", help: "iss claim of issued tokens (default heliosdb-nano)" },
+  "jwt-audience": { type: "string", help: "aud claim of issued tokens (default authenticated)" },
+  "default-tenant": { type: "string", help: "tenant of users who sign up without a tenant key (default: default)" },
+  "disable-signup": { type: "boolean", help: "refuse sign-ups without a publishable key" },
+  "rate-limit-window": { type: "string", help: "rate limit window in seconds (default 60)" },
+  "signup-rate-limit": { type: "string", help: "sign-ups per window per IP (default 30; 0 = off)" },
+  "signin-rate-limit": { type: "string", help: "sign-ins per window per IP and per account (default 30; 0 = off)" },
+  "refresh-rate-limit": { type: "string", help: "refreshes per window per IP (default 150; 0 = off)" },
+  "statement-timeout": { type: "string", help: "query statement timeout in seconds (default 5)" },
+  "row-cap": { type: "string", help: "most rows one query returns (default 10000)" },
+  "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
+  "max-concurrent-queries": { type: "string", help: "concurrent queries per tenant (default 8)" },
+  "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
+  "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
+  "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
+  "tls-key": { type: "string", help: "PEM private key" },
+  "log-level": { type: "string", env: "LOG_LEVEL", help: `one of ${logLevels.join(", ")} (default info)` },
+  help: { type: "boolean", help: "print this help" },
+} satisfies Record<string, FlagSpec>;
+
+/** The text printed by `--help`. */
+export function helpText(): string {
+  const lines = Object.entries(flags).map(([name, spec]: [string, FlagSpec]) => {
+    const flag = spec.type === "string" ? `--${name} <value>` : `--${name}`;
+    const env = spec.env ? ` [env ${spec.env}]` : "";
+    return `  ${flag.padEnd(34)}${spec.help}${env}`;
+  });
+  return [
+    "Usage: heliosdb-nano [flags]",
+    "       heliosdb-nano admin <command> [flags]   (see `heliosdb-nano admin --help`)",
+    "",
+    "Flags:",
+    ...lines,
+  ].join("\n");
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw.trim())) throw new ConfigError(`--${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(`--${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function seconds(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (raw.trim() === "" || !Number.isFinite(value)) throw new ConfigError(`--${name} must be a number of seconds, got "${raw}"`);
+  if (value < min || value > max) throw new ConfigError(`--${name} must be between ${min} and ${max} seconds, got ${value}`);
+  return value;
+}
+
+function nonEmpty(name: string, raw: string | undefined, fallback: string): string {
+  if (raw === undefined) return fallback;
+  if (raw.trim() === "") throw new ConfigError(`--${name} must not be empty`);
+  return raw.trim();
+}
+
+/** The minimum length of an HS256 secret, in bytes (RFC 7518 §3.2). */
+export const minSecretBytes = 32;
+
+function secret(name: string, raw: string | undefined): string | undefined {
+  if (raw === undefined) return undefined;
+  if (Buffer.byteLength(raw) < minSecretBytes) {
+    throw new ConfigError(`--${name} must be at least ${minSecretBytes} bytes`);
+  }
+  return raw;
+}
+
+/** Parsed command line: either a request for help or the flag values. */
+export type ParsedArgs = { help: true } | { help: false; values: Record<string, string | boolean | undefined> };
+
+/** Parses argv (without node and script) strictly; unknown flags raise a {@link ConfigError}. */
+export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false });
+  } catch (error) {
+    throw new ConfigError(error instanceof Error ? error.message : String(error));
+  }
+  if (parsed.values.help) return { help: true };
+  const values: Record<string, string | boolean | undefined> = { ...parsed.values };
+  for (const [name, spec] of Object.entries(flags) as [string, FlagSpec][]) {
+    if (values[name] === undefined && spec.env && env[spec.env] !== undefined) values[name] = env[spec.env];
+  }
+  return { help: false, values };
+}
+
+/** Builds a validated {@link Config} from argv and the environment. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = parseFlags(argv, env);
+  if (parsed.help) throw new ConfigError("--help is not a configuration");
+  return configFromValues(parsed.values);
+}
+
+/** Validates flag values (as parsed by {@link parseFlags}) into a {@link Config}. */
+export function configFromValues(values: Record<string, string | boolean | undefined>): Config {
+  const str = (name: keyof typeof flags) => {
+    const value = values[name];
+    return typeof value === "string" ? value : undefined;
+  };
+  const mode = str("mode") ?? "server";
+  if (mode !== "server") throw new ConfigError(`--mode must be "server", got "${mode}"`);
+  const logLevel = str("log-level") ?? "info";
+  if (!(logLevels as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`--log-level must be one of ${logLevels.join(", ")}, got "${logLevel}"`);
+  }
+  const certFile = str("tls-cert");
+  const keyFile = str("tls-key");
+  if ((certFile === undefined) !== (keyFile === undefined)) {
+    throw new ConfigError("--tls-cert and --tls-key must be given together");
+  }
+  const databaseUrl = str("database-url");
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ConfigError("--database-url must start with postgres:// or postgresql://");
+  }
+  const previous = (str("jwt-previous-secrets") ?? "")
+    .split(",")
+    .filter((s) => s !== "")
+    .map((s) => secret("jwt-previous-secrets", s) as string);
+
+  return {
+    mode,
+    host: nonEmpty("host", str("host"), "0.0.0.0"),
+    port: integer("port", str("port"), 6543, 0, 65535),
+    dataDir: resolve(nonEmpty("data-dir", str("data-dir"), "helios-data")),
+    databaseUrl,
+    tls: certFile && keyFile ? { certFile, keyFile } : undefined,
+    logLevel: logLevel as LogLevel,
+    maxBodyBytes: integer("max-body-bytes", str("max-body-bytes"), 1024 * 1024, 1024, 64 * 1024 * 1024),
+    shutdownTimeoutMs: seconds("shutdown-timeout", str("shutdown-timeout"), 10, 0, 3600) * 1000,
+    auth: {
+      jwtSecret: secret("jwt-secret", str("jwt-secret")),
+      jwtPreviousSecrets: previous,
+      issuer: nonEmpty("jwt-issuer", str("jwt-issuer"), "heliosdb-nano"),
+      audience: nonEmpty("jwt-audience", str("jwt-audience"), "authenticated"),
+      tokenExpirySeconds: integer("token-expiry", str("token-expiry"), 3600, 1, 7 * 24 * 3600),
+      refreshTokenExpirySeconds: integer("refresh-token-expiry", str("refresh-token-expiry"), 7 * 24 * 3600, 1, 366 * 24 * 3600),
+      refreshGraceSeconds: integer("refresh-grace", str("refresh-grace"), 10, 0, 3600),
+      defaultTenant: nonEmpty("default-tenant", str("default-tenant"), "default"),
+      disableSignup: values["disable-signup"] === true,
+      rateLimit: {
+        windowSeconds: integer("rate-limit-window", str("rate-limit-window"), 60, 1, 24 * 3600),
+        signUp: integer("signup-rate-limit", str("signup-rate-limit"), 30, 0, 1_000_000),
+        signIn: integer("signin-rate-limit", str("signin-rate-limit"), 30, 0, 1_000_000),
+        refresh: integer("refresh-rate-limit", str("refresh-rate-limit"), 150, 0, 1_000_000),
+      },
+    },
+    query: {
+      statementTimeoutMs: seconds("statement-timeout", str("statement-timeout"), 5, 0.01, 3600) * 1000,
+      rowCap: integer("row-cap", str("row-cap"), 10_000, 1, 1_000_000),
+      maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
+      maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
+    },
+  };
+}

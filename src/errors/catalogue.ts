@@ -1,0 +1,145 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { create } from "@bufbuild/protobuf";
+import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
+
+/** How one failure looks on every protocol: its gRPC/Connect code, its REST status and default text. */
+export interface CatalogueEntry {
+  code: Code;
+  status: number;
+  message: string;
+}
+
+/**
+ * The one catalogue of failures. The key is the reason: REST clients read it as `error`, RPC clients
+ * as the `reason` of a `google.rpc.ErrorInfo` detail. Messages of the guide are kept verbatim.
+ */
+export const catalogue = {
+  // Credentials
+  unauthorized: { code: Code.Unauthenticated, status: 401, message: "Missing authorization header" },
+  invalid_token: { code: Code.Unauthenticated, status: 401, message: "Token is invalid" },
+  token_expired: { code: Code.Unauthenticated, status: 401, message: "Token has expired" },
+  session_revoked: { code: Code.Unauthenticated, status: 401, message: "Session has been revoked" },
+  invalid_api_key: { code: Code.Unauthenticated, status: 401, message: "API key is invalid, expired or revoked" },
+  ambiguous_credentials: {
+    code: Code.InvalidArgument,
+    status: 400,
+    message: "Credentials of different principals were presented",
+  },
+  invalid_credentials: { code: Code.Unauthenticated, status: 400, message: "Invalid login credentials" },
+  invalid_refresh_token: { code: Code.Unauthenticated, status: 401, message: "Refresh token is invalid or expired" },
+  refresh_token_reused: {
+    code: Code.Unauthenticated,
+    status: 401,
+    message: "Refresh token was already used; the session has been revoked",
+  },
+  user_banned: { code: Code.PermissionDenied, status: 403, message: "User is banned" },
+
+  // Request shape
+  validation_failed: { code: Code.InvalidArgument, status: 400, message: "Request is invalid" },
+  bad_json: { code: Code.InvalidArgument, status: 400, message: "Request body is not valid JSON" },
+  unsupported_media_type: {
+    code: Code.InvalidArgument,
+    status: 415,
+    message: "Content-Type must be application/json",
+  },
+  payload_too_large: { code: Code.ResourceExhausted, status: 413, message: "Request body is too large" },
+  unsupported_grant_type: { code: Code.InvalidArgument, status: 400, message: "Unsupported grant_type" },
+  not_found: { code: Code.NotFound, status: 404, message: "No such route" },
+  method_not_allowed: { code: Code.Unimplemented, status: 405, message: "Method not allowed on this route" },
+  not_implemented: { code: Code.Unimplemented, status: 501, message: "Not implemented" },
+
+  // Accounts
+  user_already_exists: { code: Code.AlreadyExists, status: 409, message: "User already registered" },
+  weak_password: { code: Code.InvalidArgument, status: 422, message: "Password is too weak" },
+  signup_disabled: { code: Code.FailedPrecondition, status: 422, message: "Sign-ups are disabled" },
+  user_not_found: { code: Code.NotFound, status: 404, message: "User not found" },
+  tenant_not_found: { code: Code.NotFound, status: 404, message: "Tenant not found" },
+  api_key_not_found: { code: Code.NotFound, status: 404, message: "API key not found" },
+  over_request_rate_limit: { code: Code.ResourceExhausted, status: 429, message: "Too many requests" },
+
+  // Authorization
+  insufficient_scope: { code: Code.PermissionDenied, status: 403, message: "Token scopes do not allow this" },
+  cross_tenant_forbidden: {
+    code: Code.PermissionDenied,
+    status: 403,
+    message: "Only admins may address another tenant",
+  },
+
+  // Queries
+  statement_not_allowed: { code: Code.PermissionDenied, status: 403, message: "Statement is not allowed" },
+  sql_error: { code: Code.InvalidArgument, status: 400, message: "SQL error" },
+  sql_too_large: { code: Code.ResourceExhausted, status: 413, message: "SQL text is too large" },
+  query_timeout: { code: Code.DeadlineExceeded, status: 408, message: "Query exceeded the statement timeout" },
+  too_many_queries: {
+    code: Code.ResourceExhausted,
+    status: 429,
+    message: "Too many concurrent queries for this tenant",
+  },
+
+  // Server
+  storage_unavailable: { code: Code.Unavailable, status: 503, message: "Storage is unavailable" },
+  internal_error: { code: Code.Internal, status: 500, message: "Internal server error" },
+} as const satisfies Record<string, CatalogueEntry>;
+
+/** A failure reason: a key of the {@link catalogue}. */
+export type Reason = keyof typeof catalogue;
+
+/** The `domain` of every ErrorInfo we send. */
+export const errorDomain = "heliosdb.nano";
+
+/** Extra detail of an {@link apiError}. */
+export interface ApiErrorOptions {
+  /** Key/values for ErrorInfo.metadata (strings only; never secrets). */
+  metadata?: Record<string, string>;
+  /** Response headers (and gRPC trailers), such as Retry-After. */
+  headers?: Record<string, string>;
+  /** Underlying error, kept for logs, never sent. */
+  cause?: unknown;
+}
+
+/**
+ * Creates the error for `reason`: its catalogue code, the message (default: the catalogue text) and
+ * a `google.rpc.ErrorInfo` detail carrying the reason.
+ */
+export function apiError(reason: Reason, message?: string, options: ApiErrorOptions = {}): ConnectError {
+  const entry: CatalogueEntry = catalogue[reason];
+  const info = create(ErrorInfoSchema, { reason, domain: errorDomain, metadata: options.metadata ?? {} });
+  return new ConnectError(
+    message ?? entry.message,
+    entry.code,
+    options.headers ? new Headers(options.headers) : undefined,
+    [{ desc: ErrorInfoSchema, value: info }],
+    options.cause,
+  );
+}
+
+/** Reason used when an error carries no ErrorInfo (errors raised by the protocol layer itself). */
+const reasonByCode: Partial<Record<Code, Reason>> = {
+  [Code.InvalidArgument]: "validation_failed",
+  [Code.Unauthenticated]: "unauthorized",
+  [Code.PermissionDenied]: "insufficient_scope",
+  [Code.NotFound]: "not_found",
+  [Code.ResourceExhausted]: "payload_too_large",
+  [Code.Unimplemented]: "not_implemented",
+  [Code.DeadlineExceeded]: "query_timeout",
+  [Code.Unavailable]: "storage_unavailable",
+};
+
+/** Whether `value` names a catalogue entry. */
+export function isReason(value: string): value is Reason {
+  return Object.hasOwn(catalogue, value);
+}
+
+/** The catalogue reason of an error: its ErrorInfo reason, or the default for its code. */
+export function reasonOf(error: ConnectError): Reason {
+  const info = error.findDetails(ErrorInfoSchema).find((d) => d.domain === errorDomain);
+  if (info && isReason(info.reason)) return info.reason;
+  return reasonByCode[error.code] ?? "internal_error";
+}
+
+/** The REST body of an error: the guide's `{"error", "message"}`. */
+export interface RestErrorBody {
+  error: Reason;
+  message: string;
+  [key: string]: unknown;
+}

@@ -1,0 +1,33 @@
+import { pino, type Logger } from "pino";
+import type { LogLevel } from "../config/config.js";
+
+/** The process logger type. */
+export type { Logger };
+
+/**
+ * Creates the JSON logger. Credentials never reach it: request logs carry paths with `apikey`
+ * redacted, and these paths are censored should a header object ever be logged.
+ */
+export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "heliosdb-nano" },
+      redact: {
+        paths: [
+          "req.headers.authorization",
+          'req.headers["x-api-key"]',
+          "req.headers.apikey",
+          "password",
+          "*.password",
+          "refresh_token",
+          "*.refresh_token",
+          "access_token",
+          "*.access_token",
+        ],
+        censor: "[redacted]",
+      },
+    },
+    destination ?? process.stdout,
+  );
+}
