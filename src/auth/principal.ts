@@ -27,6 +27,14 @@ export const principalKey = createContextKey<Principal | undefined>(undefined, {
   description: "authenticated principal",
 });
 
+/**
+ * Context value set when a call presented the access token of an already revoked session to a method
+ * that accepts such a caller (logout, so that it stays idempotent); the principal is then unset.
+ */
+export const revokedSessionKey = createContextKey<boolean>(false, {
+  description: "caller presented a token of a revoked session",
+});
+
 /** The principal of a call, or an `unauthorized` error when the call carried no credentials. */
 export function principalOf(context: HandlerContext): Principal {
   const principal = context.values.get(principalKey);

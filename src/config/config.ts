@@ -22,6 +22,8 @@ export interface AuthConfig {
   jwtPreviousSecrets: string[];
   issuer: string;
   audience: string;
+  /** Tolerance for exp/nbf/iat between instances' clocks. */
+  clockSkewSeconds: number;
   tokenExpirySeconds: number;
   refreshTokenExpirySeconds: number;
   refreshGraceSeconds: number;
@@ -82,6 +84,7 @@ export const flags = {
   },
   "jwt-issuer": { type: "string", help: "iss claim of issued tokens (default heliosdb-nano)" },
   "jwt-audience": { type: "string", help: "aud claim of issued tokens (default authenticated)" },
+  "jwt-clock-skew": { type: "string", help: "seconds of clock difference tolerated on exp, nbf and iat (default 5)" },
   "default-tenant": { type: "string", help: "tenant of users who sign up without a tenant key (default: default)" },
   "disable-signup": { type: "boolean", help: "refuse sign-ups without a publishable key" },
   "rate-limit-window": { type: "string", help: "rate limit window in seconds (default 60)" },
@@ -158,7 +161,8 @@ export function parseFlags(argv: string[], env: NodeJS.ProcessEnv): ParsedArgs {
   try {
     parsed = parseArgs({ args: argv, options: flags, strict: true, allowPositionals: false });
   } catch (error) {
-    throw new ConfigError(error instanceof Error ? error.message : String(error));
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ConfigError(message.replace(/\s*\n\s*/g, " "));
   }
   if (parsed.values.help) return { help: true };
   const values: Record<string, string | boolean | undefined> = { ...parsed.values };
@@ -216,6 +220,7 @@ export function configFromValues(values: Record<string, string | boolean | undef
       jwtPreviousSecrets: previous,
       issuer: nonEmpty("jwt-issuer", str("jwt-issuer"), "heliosdb-nano"),
       audience: nonEmpty("jwt-audience", str("jwt-audience"), "authenticated"),
+      clockSkewSeconds: integer("jwt-clock-skew", str("jwt-clock-skew"), 5, 0, 300),
       tokenExpirySeconds: integer("token-expiry", str("token-expiry"), 3600, 1, 7 * 24 * 3600),
       refreshTokenExpirySeconds: integer("refresh-token-expiry", str("refresh-token-expiry"), 7 * 24 * 3600, 1, 366 * 24 * 3600),
       refreshGraceSeconds: integer("refresh-grace", str("refresh-grace"), 10, 0, 3600),

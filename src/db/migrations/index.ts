@@ -1,4 +1,5 @@
 import type { MigrationObject } from "@mikro-orm/core";
+import { AuthSchemaMigration } from "./0001-auth-schema.js";
 
 /** Every migration, in order. Append new ones at the end; never edit or reorder landed ones. */
-export const migrations: MigrationObject[] = [];
+export const migrations: MigrationObject[] = [{ name: "0001-auth-schema", class: AuthSchemaMigration }];

@@ -1,0 +1,242 @@
+import { createHash, randomUUID, webcrypto } from "node:crypto";
+import { ConnectError } from "@connectrpc/connect";
+import { SignJWT, errors, jwtVerify, type JWTPayload, type JWSHeaderParameters } from "jose";
+import { ConfigError, minSecretBytes, type AuthConfig } from "../config/config.js";
+import { apiError } from "../errors/catalogue.js";
+import { allScopes, type Principal, type Scope } from "./principal.js";
+
+/** The claims of every access token we issue. Times are seconds since the epoch. */
+export interface AccessTokenClaims {
+  /** User id. */
+  sub: string;
+  email: string;
+  role: "authenticated";
+  tenant_id: string;
+  scopes: Scope[];
+  session_id: string;
+  iat: number;
+  exp: number;
+  iss: string;
+  aud: string;
+  /** Unique id of this token. */
+  jti: string;
+}
+
+/** Who a token is for; the issuer adds role, times, issuer, audience and jti. */
+export interface AccessTokenSubject {
+  userId: string;
+  email: string;
+  tenantId: string;
+  scopes: readonly Scope[];
+  sessionId: string;
+}
+
+/** A freshly signed access token. */
+export interface SignedAccessToken {
+  /** The compact JWT. */
+  token: string;
+  claims: AccessTokenClaims;
+  /** Lifetime in seconds (`exp - iat`), the `expires_in` of a session response. */
+  expiresIn: number;
+}
+
+/** Signs and verifies HS256 access tokens; one secret signs, older ones still verify. */
+export interface TokenIssuer {
+  /** `kid` of the signing secret. */
+  readonly kid: string;
+  /** `kid`s accepted by {@link TokenIssuer.verify}: the signing one first, then the previous ones. */
+  readonly verificationKids: readonly string[];
+  /** Signs an access token for `subject`, valid for the configured token expiry. */
+  sign(subject: AccessTokenSubject): Promise<SignedAccessToken>;
+  /**
+   * Verifies `token` and returns its claims. Throws `token_expired` when it is past `exp` (and
+   * otherwise valid), `invalid_token` for anything else; errors carry the catalogue's text only.
+   */
+  verify(token: string): Promise<AccessTokenClaims>;
+}
+
+/** The part of {@link AuthConfig} a {@link TokenIssuer} reads. */
+export type TokenIssuerConfig = Pick<
+  AuthConfig,
+  "jwtSecret" | "jwtPreviousSecrets" | "issuer" | "audience" | "tokenExpirySeconds"
+>;
+
+/** Options of {@link createTokenIssuer}. */
+export interface TokenIssuerOptions {
+  /** Clock in milliseconds since the epoch; default `Date.now`. */
+  now?: () => number;
+  /** Tolerated clock difference for `exp`, `nbf` and `iat`, in seconds; default {@link defaultClockSkewSeconds}. */
+  clockSkewSeconds?: number;
+}
+
+/** Default tolerance for clocks of instances that disagree slightly. */
+export const defaultClockSkewSeconds = 30;
+
+/** Longer bearer strings are refused before any parsing. Our tokens are well under 1 KiB. */
+export const maxAccessTokenLength = 8192;
+
+/**
+ * Header parameters that make a verifier fetch or trust keys named by the token itself, or demand
+ * extensions we do not implement; a token carrying any of them is refused.
+ */
+export const forbiddenHeaderParameters: readonly string[] = ["jku", "x5u", "jwk", "x5c", "crit"];
+
+const algorithm = "HS256";
+const requiredClaims = ["exp", "iat", "sub", "jti", "session_id"];
+
+/**
+ * The `kid` of an HS256 secret: the first 16 hex digits of a SHA-256 of the secret under a fixed
+ * label. Stable across restarts and instances, and reveals nothing an HS256 signature does not.
+ */
+export function keyIdOf(secret: string): string {
+  return createHash("sha256").update("heliosdb-nano/jwt-kid/v1\0").update(secret, "utf8").digest("hex").slice(0, 16);
+}
+
+function checkSecret(secret: string | undefined, what: string): string {
+  if (secret === undefined) throw new ConfigError(`${what} is not set`);
+  if (Buffer.byteLength(secret, "utf8") < minSecretBytes) {
+    throw new ConfigError(`${what} must be at least ${minSecretBytes} bytes`);
+  }
+  return secret;
+}
+
+function importHmacKey(secret: string, usages: Array<"sign" | "verify">): Promise<webcrypto.CryptoKey> {
+  return webcrypto.subtle.importKey("raw", Buffer.from(secret, "utf8"), { name: "HMAC", hash: "SHA-256" }, false, usages);
+}
+
+// Keeps the failure for logs without the payload jose attaches to claim errors.
+function invalidToken(detail: string): ConnectError {
+  return apiError("invalid_token", undefined, { cause: new Error(detail) });
+}
+
+function toApiError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  if (error instanceof errors.JWTExpired) {
+    return apiError("token_expired", undefined, { cause: new Error(`${error.code}: ${error.message}`) });
+  }
+  if (error instanceof errors.JOSEError) return invalidToken(`${error.code}: ${error.message}`);
+  return invalidToken(error instanceof Error ? `${error.name}: ${error.message}` : "verification failed");
+}
+
+const isNonEmptyString = (value: unknown): value is string => typeof value === "string" && value !== "";
+const isScope = (value: unknown): value is Scope => (allScopes as readonly unknown[]).includes(value);
+
+function readClaims(payload: JWTPayload, nowSeconds: number, skew: number): AccessTokenClaims {
+  const { sub, email, role, tenant_id, scopes, session_id, iat, exp, iss, aud, jti } = payload;
+  if (typeof iat !== "number" || typeof exp !== "number") throw invalidToken("iat/exp must be numbers");
+  // jose checks iat only together with maxTokenAge; a token from the future is refused here.
+  if (iat > nowSeconds + skew) throw invalidToken("iat is in the future");
+  if (exp <= iat) throw invalidToken("exp is not after iat");
+  if (
+    !isNonEmptyString(sub) ||
+    !isNonEmptyString(jti) ||
+    !isNonEmptyString(session_id) ||
+    !isNonEmptyString(tenant_id) ||
+    typeof email !== "string" ||
+    role !== "authenticated" ||
+    !isNonEmptyString(iss) ||
+    !isNonEmptyString(aud) ||
+    !Array.isArray(scopes) ||
+    !scopes.every(isScope)
+  ) {
+    throw invalidToken("claims have unexpected types or values");
+  }
+  return { sub, email, role, tenant_id, scopes: [...scopes], session_id, iat, exp, iss, aud, jti };
+}
+
+/**
+ * Creates the {@link TokenIssuer} of `config`. Throws a {@link ConfigError} when the signing secret is
+ * missing or any secret is shorter than 32 bytes.
+ */
+export function createTokenIssuer(config: TokenIssuerConfig, options: TokenIssuerOptions = {}): TokenIssuer {
+  const now = options.now ?? Date.now;
+  const skew = options.clockSkewSeconds ?? defaultClockSkewSeconds;
+  if (!Number.isFinite(skew) || skew < 0) throw new RangeError("clockSkewSeconds must be a non-negative number");
+  const expiresIn = config.tokenExpirySeconds;
+  if (!Number.isInteger(expiresIn) || expiresIn < 1) throw new ConfigError("token expiry must be a positive whole number");
+
+  const signingSecret = checkSecret(config.jwtSecret, "JWT secret");
+  const kid = keyIdOf(signingSecret);
+  const signingKey = importHmacKey(signingSecret, ["sign", "verify"]);
+  const verificationKeys = new Map<string, Promise<webcrypto.CryptoKey>>([[kid, signingKey]]);
+  for (const previous of config.jwtPreviousSecrets) {
+    const secret = checkSecret(previous, "previous JWT secret");
+    const previousKid = keyIdOf(secret);
+    if (!verificationKeys.has(previousKid)) verificationKeys.set(previousKid, importHmacKey(secret, ["verify"]));
+  }
+  // An unawaited rejection would crash the process before the first sign or verify awaits it.
+  for (const key of verificationKeys.values()) key.catch(() => undefined);
+
+  const resolveKey = (header: JWSHeaderParameters): Promise<webcrypto.CryptoKey> => {
+    const present = forbiddenHeaderParameters.filter((name) => Object.hasOwn(header, name));
+    if (present.length > 0) throw invalidToken(`forbidden header parameter ${present.join(", ")}`);
+    const key = typeof header.kid === "string" ? verificationKeys.get(header.kid) : undefined;
+    if (!key) throw invalidToken("unknown or missing kid");
+    return key;
+  };
+
+  return {
+    kid,
+    verificationKids: [...verificationKeys.keys()],
+
+    async sign(subject) {
+      if (![subject.userId, subject.tenantId, subject.sessionId].every(isNonEmptyString)) {
+        throw new TypeError("userId, tenantId and sessionId must be non-empty strings");
+      }
+      if (!subject.scopes.every(isScope)) throw new TypeError("unknown scope");
+      const iat = Math.floor(now() / 1000);
+      const claims: AccessTokenClaims = {
+        sub: subject.userId,
+        email: subject.email,
+        role: "authenticated",
+        tenant_id: subject.tenantId,
+        scopes: [...subject.scopes],
+        session_id: subject.sessionId,
+        iat,
+        exp: iat + expiresIn,
+        iss: config.issuer,
+        aud: config.audience,
+        jti: randomUUID(),
+      };
+      const token = await new SignJWT({ ...claims })
+        .setProtectedHeader({ alg: algorithm, typ: "JWT", kid })
+        .sign(await signingKey);
+      return { token, claims, expiresIn };
+    },
+
+    async verify(token) {
+      if (typeof token !== "string" || token === "" || token.length > maxAccessTokenLength) {
+        throw invalidToken("empty or oversized token");
+      }
+      const current = now();
+      let payload: JWTPayload;
+      try {
+        ({ payload } = await jwtVerify(token, resolveKey, {
+          algorithms: [algorithm],
+          typ: "JWT",
+          issuer: config.issuer,
+          audience: config.audience,
+          requiredClaims,
+          clockTolerance: skew,
+          currentDate: new Date(current),
+        }));
+      } catch (error) {
+        throw toApiError(error);
+      }
+      return readClaims(payload, Math.floor(current / 1000), skew);
+    },
+  };
+}
+
+/** The {@link Principal} a verified access token stands for. */
+export function principalFromClaims(claims: AccessTokenClaims): Principal {
+  return {
+    kind: "user",
+    id: claims.sub,
+    email: claims.email,
+    role: claims.role,
+    tenantId: claims.tenant_id,
+    scopes: claims.scopes,
+    sessionId: claims.session_id,
+  };
+}

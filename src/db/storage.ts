@@ -1,0 +1,91 @@
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "../logging/logger.js";
+import { describeDatabaseUrl, parseDatabaseUrl } from "./connection-url.js";
+import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
+import { openOrm } from "./orm.js";
+
+/** Options of {@link openStorage}. */
+export interface StorageOptions {
+  /** Service data directory; the embedded cluster lives in `<dataDir>/pg`. Unused in external mode. */
+  readonly dataDir: string;
+  /** An external PostgreSQL (`postgres://user:password@host:port/database`); omit for embedded mode. */
+  readonly databaseUrl?: string;
+  readonly logger: Logger;
+}
+
+/** The service's database: PostgreSQL, embedded or external, with the ORM and migrations applied. */
+export interface Storage {
+  readonly mode: "embedded" | "external";
+  /** Connection URL of the role that owns the schemas (runs migrations, the auth schema). Never log it (it holds a password). */
+  readonly ownerUrl: string;
+  /** MikroORM with every migration applied. */
+  readonly orm: MikroORM;
+  /** True when the database answers a trivial query within ~1 s. */
+  ping(): Promise<boolean>;
+  /** Closes the ORM and stops the embedded cluster (if any). Idempotent. */
+  close(): Promise<void>;
+}
+
+const PING_TIMEOUT_MS = 1_000;
+
+/**
+ * Opens the service's storage: the PostgreSQL at `databaseUrl` (external mode), or else a
+ * private embedded cluster in `<dataDir>/pg`; then connects MikroORM and applies pending
+ * migrations.
+ *
+ * @throws Error with an operator-facing message when the database cannot be reached or prepared.
+ */
+export async function openStorage(options: StorageOptions): Promise<Storage> {
+  const { databaseUrl, logger } = options;
+  if (databaseUrl) {
+    parseDatabaseUrl(databaseUrl);
+    logger.info({ database: describeDatabaseUrl(databaseUrl) }, `using external PostgreSQL ${describeDatabaseUrl(databaseUrl)}`);
+    const orm = await openOrm({ url: databaseUrl, logger });
+    return createStorage("external", databaseUrl, orm, undefined);
+  }
+  const cluster = await startEmbeddedPostgres({ dataDir: options.dataDir, logger });
+  try {
+    const orm = await openOrm({ url: cluster.url, logger });
+    return createStorage("embedded", cluster.url, orm, cluster);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+}
+
+function createStorage(mode: Storage["mode"], ownerUrl: string, orm: MikroORM, cluster: EmbeddedPostgres | undefined): Storage {
+  let closed: Promise<void> | undefined;
+  return {
+    mode,
+    ownerUrl,
+    orm,
+    async ping() {
+      if (closed) return false;
+      const timer = new AbortController();
+      const query = orm.em
+        .getConnection()
+        .execute("select 1")
+        .then(
+          () => true,
+          () => false,
+        );
+      const timeout = sleep(PING_TIMEOUT_MS, false, { signal: timer.signal, ref: false }).catch(() => false);
+      try {
+        return await Promise.race([query, timeout]);
+      } finally {
+        timer.abort();
+      }
+    },
+    close() {
+      closed ??= (async () => {
+        try {
+          await orm.close();
+        } finally {
+          await cluster?.stop();
+        }
+      })();
+      return closed;
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { ConfigError, configFromValues, helpText, parseFlags } from "./config/config.js";
+import { createLogger } from "./logging/logger.js";
+import { startServer } from "./server/server.js";
+
+/** CLI entry: flags → config → server; exits non-zero with a one-line reason on bad input. */
+async function main(argv: string[]): Promise<void> {
+  const parsed = parseFlags(argv, process.env);
+  if (parsed.help) {
+    console.log(helpText());
+    return;
+  }
+  const config = configFromValues(parsed.values);
+  const logger = createLogger(config.logLevel);
+  const server = await startServer(config, logger);
+  logger.info(
+    { url: server.url, storage: server.storage.mode, dataDir: server.storage.mode === "embedded" ? config.dataDir : undefined },
+    `HeliosDB Nano listening on ${config.host}:${server.port}`,
+  );
+  const stop = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  console.error(`heliosdb-nano: ${error instanceof ConfigError ? "" : "failed to start: "}${message}`);
+  process.exit(error instanceof ConfigError ? 2 : 1);
+});

@@ -1,0 +1,118 @@
+import http from "node:http";
+import http2 from "node:http2";
+import net from "node:net";
+import { readFile } from "node:fs/promises";
+import type { NodeHandlerFn } from "./node-types.js";
+
+/** Where and how to listen. */
+export interface ListenOptions {
+  host: string;
+  port: number;
+  tls: { certFile: string; keyFile: string } | undefined;
+  handler: NodeHandlerFn;
+}
+
+/** A bound port serving HTTP/1.1 and HTTP/2 (h2c with prior knowledge, or TLS with ALPN). */
+export interface Listener {
+  readonly port: number;
+  /** Stops accepting, lets in-flight requests finish for up to `drainMs`, then cuts what is left. */
+  close(drainMs: number): Promise<void>;
+}
+
+const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+
+/**
+ * Listens on one port for every protocol. Cleartext connections are sniffed: the HTTP/2 preface
+ * goes to an `http2` server (gRPC, h2c Connect), anything else to an `http` server (curl, fetch,
+ * gRPC-Web). With TLS, ALPN chooses between h2 and http/1.1.
+ */
+export async function listen(options: ListenOptions): Promise<Listener> {
+  let inFlight = 0;
+  let idle: (() => void) | undefined;
+  let draining = false;
+  const handler: NodeHandlerFn = (req, res) => {
+    inFlight++;
+    if (draining && "shouldKeepAlive" in res) res.setHeader("connection", "close");
+    res.once("close", () => {
+      inFlight--;
+      if (inFlight === 0) idle?.();
+    });
+    options.handler(req, res);
+  };
+
+  const sockets = new Set<net.Socket>();
+  const sessions = new Set<http2.Http2Session>();
+  const trackSession = (session: http2.Http2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  };
+
+  let server: net.Server;
+  let h1: http.Server | undefined;
+  if (options.tls) {
+    const [cert, key] = await Promise.all([readFile(options.tls.certFile), readFile(options.tls.keyFile)]);
+    const secure = http2.createSecureServer({ cert, key, allowHTTP1: true }, handler);
+    secure.on("session", trackSession);
+    server = secure;
+  } else {
+    h1 = http.createServer(handler);
+    const h2 = http2.createServer(handler);
+    h2.on("session", trackSession);
+    const plain = h1;
+    server = net.createServer((socket) => sniff(socket, plain, h2));
+  }
+  server.on("connection", (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+
+  async function close(drainMs: number): Promise<void> {
+    draining = true;
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const session of sessions) session.close();
+    h1?.closeIdleConnections();
+    if (inFlight > 0) {
+      await new Promise<void>((resolve) => {
+        idle = resolve;
+        setTimeout(resolve, drainMs).unref();
+      });
+    }
+    h1?.closeAllConnections();
+    for (const session of sessions) session.destroy();
+    for (const socket of sockets) socket.destroy();
+    await closed;
+  }
+
+  return { port: address.port, close };
+}
+
+function sniff(socket: net.Socket, h1: http.Server, h2: http2.Http2Server): void {
+  let received = Buffer.alloc(0);
+  const onData = (chunk: Buffer) => {
+    received = Buffer.concat([received, chunk]);
+    const n = Math.min(received.length, http2Preface.length);
+    const isPrefix = received.subarray(0, n).equals(http2Preface.subarray(0, n));
+    if (isPrefix && received.length < http2Preface.length) return;
+    socket.off("data", onData);
+    socket.pause();
+    socket.unshift(received);
+    if (isPrefix) {
+      // http2 reads the unshifted bytes itself; resuming here would hand them to nobody.
+      h2.emit("connection", socket);
+    } else {
+      h1.emit("connection", socket);
+      socket.resume();
+    }
+  };
+  socket.on("data", onData);
+  socket.on("error", () => socket.destroy());
+}

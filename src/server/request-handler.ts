@@ -1,0 +1,81 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { createConnectRouter, createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import type { UniversalHandler } from "@connectrpc/connect/protocol";
+import {
+  compressionBrotli,
+  compressionGzip,
+  universalRequestFromNodeRequest,
+  universalResponseToNodeResponse,
+} from "@connectrpc/connect-node";
+import type { Logger } from "../logging/logger.js";
+import { handleHealth, type ReadinessProbe } from "./health.js";
+import { restBindings } from "./http-rules.js";
+import { sendError } from "./http-response.js";
+import type { NodeHandlerFn, NodeServerRequest } from "./node-types.js";
+import { registerReflection } from "./reflection.js";
+import { clientAddressKey } from "./request-context.js";
+import { createRestGateway } from "./rest-gateway.js";
+
+/** A set of RPC services and how to register their implementations. */
+export interface ServiceModule {
+  services: DescService[];
+  register(router: ConnectRouter): void;
+}
+
+/** What the request handler serves. */
+export interface RequestHandlerOptions {
+  modules: ServiceModule[];
+  /** Run around every RPC of `modules`, REST calls included; reflection stays outside them. */
+  interceptors: Interceptor[];
+  maxBodyBytes: number;
+  ready: ReadinessProbe;
+  logger: Logger;
+}
+
+/**
+ * Builds the one request listener behind the port: health endpoints, RPCs over gRPC, gRPC-Web and
+ * Connect at `/package.Service/Method`, and the REST paths of their `google.api.http` annotations.
+ */
+export function createRequestHandler(options: RequestHandlerOptions): NodeHandlerFn {
+  const routerOptions = {
+    acceptCompression: [compressionGzip, compressionBrotli],
+    readMaxBytes: options.maxBodyBytes,
+    jsonOptions: { alwaysEmitImplicit: true },
+  };
+  const app = createConnectRouter({ ...routerOptions, interceptors: options.interceptors });
+  const services = options.modules.flatMap((module) => module.services);
+  options.modules.forEach((module) => module.register(app));
+  const reflection = createConnectRouter(routerOptions);
+  registerReflection(reflection, services);
+
+  const handlers = new Map<string, UniversalHandler>();
+  for (const handler of [...app.handlers, ...reflection.handlers]) handlers.set(handler.requestPath, handler);
+
+  const contextValues = (req: NodeServerRequest) =>
+    createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? "unknown");
+  const gateway = createRestGateway({
+    bindings: restBindings(services),
+    handlers,
+    maxBodyBytes: options.maxBodyBytes,
+    contextValues,
+  });
+
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
+    const rpc = handlers.get(path);
+    const served = rpc
+      ? rpc(universalRequestFromNodeRequest(req, res, undefined, contextValues(req))).then((uRes) =>
+          universalResponseToNodeResponse(uRes, res),
+        )
+      : (req.method === "GET" ? handleHealth(path, res, options.ready) : Promise.resolve(false))
+          .then((done) => done || gateway.handle(req, res))
+          .then((done) => {
+            if (!done) sendError(res, "not_found", `No route for ${req.method ?? ""} ${path}`);
+          });
+    served.catch((error: unknown) => {
+      options.logger.error({ err: error, path }, "request failed outside the RPC error model");
+      if (!res.headersSent) sendError(res, "internal_error");
+      else res.destroy?.();
+    });
+  };
+}

@@ -1,0 +1,61 @@
+import type { Config } from "../config/config.js";
+import { resolveJwtSecret } from "../config/jwt-secret.js";
+import { openStorage, type Storage } from "../db/storage.js";
+import { createErrorBoundary } from "../errors/error-boundary.js";
+import type { Logger } from "../logging/logger.js";
+import { listen } from "./listener.js";
+import { createRequestHandler } from "./request-handler.js";
+import { AuthService } from "../../gen/helios/auth/v1/auth_pb.js";
+import { QueryService } from "../../gen/helios/query/v1/query_pb.js";
+
+/** A started server. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:6543`. */
+  readonly url: string;
+  readonly port: number;
+  readonly storage: Storage;
+  /** Fails readiness, drains in-flight requests (bounded), then closes storage. Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Opens storage and starts serving every protocol on the configured port. */
+export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  const storage = await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  try {
+    await resolveJwtSecret({ configured: config.auth.jwtSecret, mode: storage.mode, dataDir: config.dataDir });
+    let shuttingDown = false;
+    const handler = createRequestHandler({
+      modules: [
+        { services: [AuthService], register: (router) => router.service(AuthService, {}) },
+        { services: [QueryService], register: (router) => router.service(QueryService, {}) },
+      ],
+      interceptors: [createErrorBoundary(logger)],
+      maxBodyBytes: config.maxBodyBytes,
+      logger,
+      ready: async () => {
+        if (shuttingDown) return { ready: false, reason: "shutting down" };
+        return (await storage.ping()) ? { ready: true } : { ready: false, reason: "storage unreachable" };
+      },
+    });
+    const listener = await listen({ host: config.host, port: config.port, tls: config.tls, handler });
+    const scheme = config.tls ? "https" : "http";
+    const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
+    let closing: Promise<void> | undefined;
+    return {
+      url: `${scheme}://${host.includes(":") ? `[${host}]` : host}:${listener.port}`,
+      port: listener.port,
+      storage,
+      close() {
+        closing ??= (async () => {
+          shuttingDown = true;
+          await listener.close(config.shutdownTimeoutMs);
+          await storage.close();
+        })();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+}

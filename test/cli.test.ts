@@ -1,0 +1,109 @@
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { flags } from "../src/config/config.js";
+import { freshDataDir, removeDataDir } from "./support/postgres.js";
+
+const run = promisify(execFile);
+const root = join(import.meta.dirname, "..");
+const bin = join(root, "bin", "heliosdb-nano.js");
+
+/** Runs the CLI to completion; resolves with its exit code and output whatever the code. */
+async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], {
+      env: { PATH: process.env.PATH, ...env },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
+describe("heliosdb-nano CLI", () => {
+  it("--help lists every flag", async () => {
+    const { code, stdout } = await cli(["--help"]);
+    expect(code).toBe(0);
+    for (const name of Object.keys(flags)) expect(stdout).toContain(`--${name}`);
+    for (const required of ["--mode", "--host", "--port", "--data-dir", "--database-url", "--token-expiry",
+      "--refresh-token-expiry", "--jwt-secret", "--tls-cert", "--tls-key", "--log-level"]) {
+      expect(stdout).toContain(required);
+    }
+  });
+
+  it.each([
+    [["--port", "70000"], /--port must be between 0 and 65535/],
+    [["--port", "abc"], /--port must be a whole number/],
+    [["--token-expiry=-5"], /--token-expiry must be a whole number/],
+    [["--log-level", "loud"], /--log-level must be one of/],
+    [["--mode", "client"], /--mode must be "server"/],
+    [["--jwt-secret", "short"], /--jwt-secret must be at least 32 bytes/],
+    [["--tls-cert", "a.pem"], /--tls-cert and --tls-key must be given together/],
+    [["--database-url", "mysql://x"], /--database-url must start with postgres/],
+    [["--no-such-flag"], /Unknown option '--no-such-flag'/],
+  ])("rejects %j with exit 2 and one line", async (args, reason) => {
+    const { code, stderr } = await cli(args);
+    expect(code).toBe(2);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stderr).toMatch(reason);
+  });
+
+  it("refuses PostgreSQL mode without a JWT secret", async () => {
+    const { code, stderr } = await cli(["--database-url", "postgres://postgres@127.0.0.1:1/none"]);
+    expect(code).not.toBe(0);
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
+
+describe("npm start (the quick start)", () => {
+  const dataDir = freshDataDir("quickstart");
+  afterAll(() => removeDataDir(dataDir));
+
+  /** Starts a server process (in its own process group) and waits for its listening line. */
+  async function start(command: string, args: string[]) {
+    const child = spawn(command, [...args, "--port", "0", "--data-dir", dataDir], {
+      cwd: root,
+      env: { ...process.env, LOG_LEVEL: "info" },
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    let output = "";
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 60_000);
+      child.stdout.on("data", (chunk: Buffer) => {
+        output += chunk.toString();
+        const match = /"url":"(http:\/\/[^"]+)"/.exec(output);
+        if (match?.[1]) {
+          clearTimeout(timer);
+          resolve(match[1]);
+        }
+      });
+      child.on("exit", (code) => reject(new Error(`exited with ${code}:\n${output}`)));
+    });
+    return { child, url, output: () => output };
+  }
+
+  it("serves with embedded storage and stops it on Ctrl-C", async () => {
+    const { child, url, output } = await start("npm", ["start", "--silent", "--"]);
+    expect(await (await fetch(`${url}/ready`)).json()).toEqual({ status: "ready" });
+    expect(output()).toContain(dataDir);
+    process.kill(-(child.pid as number), "SIGINT"); // what a terminal's Ctrl-C does
+    await once(child, "exit");
+    expect(existsSync(join(dataDir, "pg", "postmaster.pid"))).toBe(false);
+    expect(statSync(join(dataDir, "jwt-secret")).mode & 0o777).toBe(0o600);
+  });
+
+  it("starts again on the same data directory and exits 0 on SIGTERM", async () => {
+    const { child, url } = await start(process.execPath, [bin]);
+    expect(await (await fetch(`${url}/ready`)).json()).toEqual({ status: "ready" });
+    child.kill("SIGTERM");
+    const [code] = await once(child, "exit");
+    expect(code).toBe(0);
+    expect(existsSync(join(dataDir, "pg", "postmaster.pid"))).toBe(false);
+  });
+});
