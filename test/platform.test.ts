@@ -6,12 +6,17 @@ import { Code, ConnectError, createClient, type Transport } from "@connectrpc/co
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../gen/helios/auth/v1/auth_pb.js";
+import { ErrorInfoSchema } from "../gen/google/rpc/error_details_pb.js";
 import { backends, startTestServer, type TestServer } from "./support/server.js";
 import { freshDataDir, removeDataDir } from "./support/postgres.js";
 
 const run = promisify(execFile);
 const buf = join(import.meta.dirname, "..", "node_modules", ".bin", "buf");
 
+/** The reason of an RPC error, from its google.rpc.ErrorInfo detail. */
+function reasonOf(error: unknown): string | undefined {
+  return ConnectError.from(error).findDetails(ErrorInfoSchema)[0]?.reason;
+}
 
 describe.each(backends)("platform on %s storage", (backend) => {
   let server: TestServer;
@@ -128,7 +133,8 @@ describe("protocols on one port", () => {
     const client = createClient(AuthService, transport());
     const error = await client.getUser({}).catch((e: unknown) => ConnectError.from(e));
     expect(error).toBeInstanceOf(ConnectError);
-    expect((error as ConnectError).code).toBe(Code.Unimplemented);
+    expect((error as ConnectError).code).toBe(Code.Unauthenticated);
+    expect(reasonOf(error)).toBe("unauthorized");
   });
 
   it("lists services over gRPC reflection with buf curl", async () => {
@@ -153,7 +159,7 @@ describe("protocols on one port", () => {
       "curl", "--http2-prior-knowledge", "--protocol", "grpc", "-d", "{}",
       `${server.url}/helios.auth.v1.AuthService/GetUser`,
     ]).catch((error: { stderr: string; code: number }) => error);
-    expect("stderr" in call ? call.stderr : "").toContain("unimplemented");
+    expect("stderr" in call ? call.stderr : "").toContain("unauthenticated");
   });
 
   it("serves REST over TLS with HTTP/1.1", async () => {

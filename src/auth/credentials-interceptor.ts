@@ -51,10 +51,16 @@ export interface CredentialsInterceptorOptions {
   revokedSessionMethods?: ReadonlySet<DescMethod>;
 }
 
+/** Reasons of a bearer that was genuine once: the token of a session that expired or was revoked. */
+const staleBearerReasons: ReadonlySet<string> = new Set(["token_expired", "session_revoked"]);
+
 /**
- * Authenticates every call: verifies whatever credentials were presented (a bad one always fails,
- * even on public methods), puts the principal into the context values, and refuses calls without
- * credentials unless the method is public (sign-up, sign-in, refresh).
+ * Authenticates every call: verifies whatever credentials were presented, puts the principal into
+ * the context values, and refuses calls without credentials unless the method is public (sign-up,
+ * sign-in, refresh). A bad credential fails the call, with two exceptions for bearers that were
+ * genuine once: public methods ignore an expired or revoked one (clients often still attach the old
+ * token when they refresh or sign in again, which is precisely when it has expired), and
+ * `revokedSessionMethods` accept a revoked one with {@link revokedSessionKey} set.
  */
 export function createCredentialsInterceptor(options: CredentialsInterceptorOptions): Interceptor {
   const { verifier, publicMethods } = options;
@@ -65,11 +71,13 @@ export function createCredentialsInterceptor(options: CredentialsInterceptorOpti
       try {
         return await verifier.bearer(token);
       } catch (error) {
-        const tolerated =
-          error instanceof ConnectError && reasonOf(error) === "session_revoked" && revokedSessionMethods.has(req.method);
-        if (!tolerated) throw error;
-        req.contextValues.set(revokedSessionKey, true);
-        return undefined;
+        const reason = error instanceof ConnectError ? reasonOf(error) : undefined;
+        if (reason === "session_revoked" && revokedSessionMethods.has(req.method)) {
+          req.contextValues.set(revokedSessionKey, true);
+          return undefined;
+        }
+        if (reason !== undefined && staleBearerReasons.has(reason) && publicMethods.has(req.method)) return undefined;
+        throw error;
       }
     };
     const [fromToken, fromKey] = await Promise.all([

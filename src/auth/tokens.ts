@@ -70,7 +70,7 @@ export interface TokenIssuerOptions {
 }
 
 /** Default tolerance for clocks of instances that disagree slightly. */
-export const defaultClockSkewSeconds = 30;
+export const defaultClockSkewSeconds = 5;
 
 /** Longer bearer strings are refused before any parsing. Our tokens are well under 1 KiB. */
 export const maxAccessTokenLength = 8192;

@@ -1,3 +1,5 @@
+import { createAuthModule } from "../auth/auth-module.js";
+import { createCredentialsInterceptor } from "../auth/credentials-interceptor.js";
 import type { Config } from "../config/config.js";
 import { resolveJwtSecret } from "../config/jwt-secret.js";
 import { openStorage, type Storage } from "../db/storage.js";
@@ -5,7 +7,6 @@ import { createErrorBoundary } from "../errors/error-boundary.js";
 import type { Logger } from "../logging/logger.js";
 import { listen } from "./listener.js";
 import { createRequestHandler } from "./request-handler.js";
-import { AuthService } from "../../gen/helios/auth/v1/auth_pb.js";
 import { QueryService } from "../../gen/helios/query/v1/query_pb.js";
 
 /** A started server. */
@@ -22,14 +23,22 @@ export interface RunningServer {
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const storage = await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
   try {
-    await resolveJwtSecret({ configured: config.auth.jwtSecret, mode: storage.mode, dataDir: config.dataDir });
+    const jwtSecret = await resolveJwtSecret({ configured: config.auth.jwtSecret, mode: storage.mode, dataDir: config.dataDir });
+    const auth = await createAuthModule({ config: config.auth, jwtSecret, orm: storage.orm, logger });
     let shuttingDown = false;
     const handler = createRequestHandler({
       modules: [
-        { services: [AuthService], register: (router) => router.service(AuthService, {}) },
+        auth,
         { services: [QueryService], register: (router) => router.service(QueryService, {}) },
       ],
-      interceptors: [createErrorBoundary(logger)],
+      interceptors: [
+        createErrorBoundary(logger),
+        createCredentialsInterceptor({
+          verifier: auth.verifier,
+          publicMethods: auth.publicMethods,
+          revokedSessionMethods: auth.revokedSessionMethods,
+        }),
+      ],
       maxBodyBytes: config.maxBodyBytes,
       logger,
       ready: async () => {

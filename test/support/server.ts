@@ -2,6 +2,7 @@ import { Writable } from "node:stream";
 import { configFromValues, parseFlags, type Config } from "../../src/config/config.js";
 import { createLogger } from "../../src/logging/logger.js";
 import { startServer, type RunningServer } from "../../src/server/server.js";
+import { testJwtSecret } from "./jwt-secret.js";
 import { createScratchDatabase, externalDatabaseUrl, freshDataDir, removeDataDir } from "./postgres.js";
 
 /** Which storage a suite runs on. */
@@ -16,8 +17,7 @@ export interface TestServer extends RunningServer {
   readonly backend: Backend;
 }
 
-/** A JWT secret for suites on external storage (embedded ones generate their own). */
-export const testJwtSecret = "test-secret-that-is-long-enough-for-hs256-0123456789";
+export { testJwtSecret };
 
 const externalUrl = await externalDatabaseUrl();
 

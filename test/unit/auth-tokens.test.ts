@@ -7,6 +7,7 @@ import { ConfigError } from "../../src/config/config.js";
 import { reasonOf, type Reason } from "../../src/errors/catalogue.js";
 import {
   createTokenIssuer,
+  defaultClockSkewSeconds,
   keyIdOf,
   principalFromClaims,
   type AccessTokenSubject,
@@ -183,17 +184,18 @@ describe("verify", () => {
     await expectRejected(forge(validHeader, { ...validPayload, iat: nowSeconds + 120, exp: nowSeconds + 2 * hour }), "invalid_token");
     await expectRejected(forge(validHeader, { ...validPayload, nbf: nowSeconds + 120 }), "invalid_token");
     const verifier = issuer();
-    expect(await verifier.verify(forge(validHeader, { ...validPayload, iat: nowSeconds + 10 }))).toBeTruthy();
-    expect(await verifier.verify(forge(validHeader, { ...validPayload, nbf: nowSeconds + 10 }))).toBeTruthy();
+    const within = nowSeconds + defaultClockSkewSeconds - 1;
+    expect(await verifier.verify(forge(validHeader, { ...validPayload, iat: within }))).toBeTruthy();
+    expect(await verifier.verify(forge(validHeader, { ...validPayload, nbf: within }))).toBeTruthy();
   });
 
   it("answers token_expired after exp plus the skew, and not before", async () => {
     const time = clock();
     const tokens = issuer({}, time.now);
     const { token } = await tokens.sign(subject);
-    time.state.now = start + (hour + 10) * 1000;
+    time.state.now = start + (hour + defaultClockSkewSeconds - 1) * 1000;
     expect((await tokens.verify(token)).sub).toBe("user-abc-123");
-    time.state.now = start + (hour + 31) * 1000;
+    time.state.now = start + (hour + defaultClockSkewSeconds + 1) * 1000;
     await expectRejected(token, "token_expired", tokens);
   });
 

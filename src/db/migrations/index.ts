@@ -1,5 +1,9 @@
 import type { MigrationObject } from "@mikro-orm/core";
 import { AuthSchemaMigration } from "./0001-auth-schema.js";
+import { AuthTablesMigration } from "./0002-auth-tables.js";
 
 /** Every migration, in order. Append new ones at the end; never edit or reorder landed ones. */
-export const migrations: MigrationObject[] = [{ name: "0001-auth-schema", class: AuthSchemaMigration }];
+export const migrations: MigrationObject[] = [
+  { name: "0001-auth-schema", class: AuthSchemaMigration },
+  { name: "0002-auth-tables", class: AuthTablesMigration },
+];

@@ -1,0 +1,78 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { MikroORM } from "@mikro-orm/postgresql";
+import { AuthService } from "../../gen/helios/auth/v1/auth_pb.js";
+import type { AuthConfig } from "../config/config.js";
+import { apiError } from "../errors/catalogue.js";
+import type { Logger } from "../logging/logger.js";
+import type { ServiceModule } from "../server/request-handler.js";
+import { createAuthRateLimits } from "./auth-rate-limits.js";
+import { createAuthServiceImpl } from "./auth-service.js";
+import { createBearerVerifier } from "./bearer-verifier.js";
+import type { CredentialVerifier } from "./credentials-interceptor.js";
+import { defaultPasswordHasher, type PasswordHasher } from "./passwords.js";
+import { createMemoryRateLimiter, type RateLimiter } from "./rate-limiter.js";
+import { createSessionCache, type SessionCacheOptions } from "./session-cache.js";
+import { createSessionStore } from "./session-store.js";
+import { createTokenIssuer } from "./tokens.js";
+import { createUserStore } from "./user-store.js";
+
+/** What {@link createAuthModule} is built from. */
+export interface AuthModuleDeps {
+  config: AuthConfig;
+  /** The resolved signing secret (configured, or generated in embedded mode). */
+  jwtSecret: string;
+  orm: MikroORM;
+  logger: Logger;
+  /** Default: the process-wide argon2id hasher. */
+  hasher?: PasswordHasher;
+  /** Default: a new in-memory limiter. */
+  rateLimiter?: RateLimiter;
+  /** Bounds of the session-state cache of the bearer check. */
+  sessionCache?: SessionCacheOptions;
+}
+
+/** AuthService, plus what the credentials interceptor needs to authenticate every other service. */
+export interface AuthModule extends ServiceModule {
+  /** Checks Bearer tokens (and, once the API-key issue lands, API keys). */
+  verifier: CredentialVerifier;
+  /** Callable without credentials: SignUp, Token, Refresh. */
+  publicMethods: ReadonlySet<DescMethod>;
+  /** Callable with the token of a revoked session, as a no-op: Logout. */
+  revokedSessionMethods: ReadonlySet<DescMethod>;
+}
+
+/**
+ * Builds the auth service: makes sure the default tenant exists, computes the dummy password hash
+ * (so the first unknown-email sign-in is not faster), and wires stores, token issuer, session cache
+ * and rate limits together.
+ */
+export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule> {
+  const { config, jwtSecret, orm } = deps;
+  const logger = deps.logger.child({ component: "auth" });
+  const issuer = createTokenIssuer({ ...config, jwtSecret }, { clockSkewSeconds: config.clockSkewSeconds });
+  const hasher = deps.hasher ?? defaultPasswordHasher();
+  const users = createUserStore(orm);
+  const sessions = createSessionStore({
+    orm,
+    refreshTokenExpirySeconds: config.refreshTokenExpirySeconds,
+    refreshGraceSeconds: config.refreshGraceSeconds,
+    childSecret: jwtSecret,
+    previousChildSecrets: config.jwtPreviousSecrets,
+  });
+  const cache = createSessionCache(deps.sessionCache);
+  const limits = createAuthRateLimits(config.rateLimit, deps.rateLimiter ?? createMemoryRateLimiter());
+  await Promise.all([users.ensureTenant(config.defaultTenant), hasher.warmUp()]);
+
+  const impl = createAuthServiceImpl({ config, orm, issuer, hasher, users, sessions, cache, limits, logger });
+  const methods = AuthService.method;
+  return {
+    services: [AuthService],
+    register: (router) => router.service(AuthService, impl),
+    verifier: {
+      bearer: createBearerVerifier({ issuer, sessions, cache }),
+      apiKey: () => Promise.reject(apiError("invalid_api_key")),
+    },
+    publicMethods: new Set([methods.signUp, methods.token, methods.refresh]),
+    revokedSessionMethods: new Set([methods.logout]),
+  };
+}

@@ -1,0 +1,208 @@
+import { randomUUID } from "node:crypto";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import { childRefreshToken, hashRefreshToken, newRefreshToken, refreshTokenHashesEqual } from "./refresh-tokens.js";
+
+/** A session just started: its id and its first refresh token (the only time the token exists in clear). */
+export interface NewSession {
+  sessionId: string;
+  refreshToken: string;
+}
+
+/**
+ * What presenting a refresh token did:
+ * - `rotated`: it was the live token; it is now used and `refreshToken` is its single child.
+ * - `replayed`: it is the parent of the live token (its child is unused, unrevoked, unexpired) and
+ *   was rotated less than the grace window ago (from its `used_at`, on the database clock; a window
+ *   of 0 turns replays off); `refreshToken` is that same live child and nothing changed. Concurrent
+ *   tabs refreshing with one token thus all end up holding the one live token.
+ * - `reused`: any other already-used token (replayed too late, or an older ancestor): the whole
+ *   session has just been revoked, since someone else holds a copy of the chain.
+ * - `banned`: the token is valid but its user is banned; nothing changed.
+ * - `invalid`: unknown, expired, revoked, or of a revoked or ended session.
+ */
+export type RotationOutcome =
+  | { kind: "rotated" | "replayed"; sessionId: string; userId: string; refreshToken: string }
+  | { kind: "reused"; sessionId: string; userId: string }
+  | { kind: "banned" | "invalid" };
+
+/** Which of a user's sessions a logout revokes: the caller's, all, or all but the caller's. */
+export type LogoutScope = "local" | "global" | "others";
+
+/** What the bearer check needs to know about a session. */
+export interface SessionState {
+  userId: string;
+  /** Not revoked and not past its `not_after`. */
+  live: boolean;
+  /** The user's ban, if any (compared with the clock when used). */
+  bannedUntil: Date | null;
+}
+
+/**
+ * Sessions and their refresh-token chains. Every time is the database's clock, so instances with
+ * drifting clocks agree on expiry and on the grace window.
+ */
+export interface SessionStore {
+  /** Starts a session of `userId` inside the transaction of `em`. */
+  create(em: EntityManager, userId: string): Promise<NewSession>;
+  /** Presents a refresh token; see {@link RotationOutcome}. Atomic and safe under concurrency. */
+  rotate(refreshToken: string): Promise<RotationOutcome>;
+  /** Revokes sessions of `userId` by `scope` relative to `sessionId`; returns the ids revoked now. */
+  revoke(userId: string, sessionId: string, scope: LogoutScope): Promise<string[]>;
+  /** The state of a session, or `undefined` when it does not exist (or belongs to another user). */
+  state(sessionId: string, userId: string): Promise<SessionState | undefined>;
+}
+
+/** Options of {@link createSessionStore}. */
+export interface SessionStoreOptions {
+  orm: MikroORM;
+  refreshTokenExpirySeconds: number;
+  refreshGraceSeconds: number;
+  /** Secret that derives child refresh tokens; the signing JWT secret. */
+  childSecret: string;
+  /** Older secrets whose children may still be replayed during a grace window (key rotation). */
+  previousChildSecrets: readonly string[];
+}
+
+const insertSessionSql = `
+  with session as (
+    insert into auth.sessions (id, user_id, created_at) values (?, ?, clock_timestamp()))
+  insert into auth.refresh_tokens (hash, session_id, created_at, expires_at)
+  values (?, ?, clock_timestamp(), clock_timestamp() + make_interval(secs => ?))`;
+
+// Every change to a session's tokens happens under this row lock, so one token is rotated at most once
+// and a replay sees either the state before a rotation or after it, never half of it.
+const lockSessionSql = `
+  select s.id, s.user_id,
+         s.revoked_at is null and (s.not_after is null or s.not_after > clock_timestamp()) as live,
+         coalesce(u.banned_until > clock_timestamp(), false) as banned
+  from auth.sessions s join auth.users u on u.id = s.user_id
+  where s.id = (select session_id from auth.refresh_tokens where hash = ?)
+  for update of s`;
+
+// Read after the lock, in a new statement, so it sees every rotation committed before the lock was granted.
+const presentedTokenSql = `
+  select t.id, t.used_at is not null as used, t.revoked, t.expires_at <= clock_timestamp() as expired,
+         coalesce(t.used_at > clock_timestamp() - make_interval(secs => ?), false) as in_grace,
+         c.hash as child_hash,
+         coalesce(c.used_at is null and not c.revoked and c.expires_at > clock_timestamp(), false) as child_live
+  from auth.refresh_tokens t left join auth.refresh_tokens c on c.parent_id = t.id
+  where t.hash = ?`;
+
+const rotateSql = `
+  with used as (update auth.refresh_tokens set used_at = clock_timestamp() where id = ?),
+       refreshed as (update auth.sessions set refreshed_at = clock_timestamp() where id = ?)
+  insert into auth.refresh_tokens (hash, session_id, parent_id, created_at, expires_at)
+  values (?, ?, ?, clock_timestamp(), clock_timestamp() + make_interval(secs => ?))`;
+
+/** The sessions of a user a logout scope selects, relative to the caller's session id. */
+const scopeCondition: Record<LogoutScope, (sessionId: string) => [sql: string, params: string[]]> = {
+  local: (sessionId) => ["id = ?", [sessionId]],
+  others: (sessionId) => ["id <> ?", [sessionId]],
+  global: () => ["true", []],
+};
+
+// The session row is what every check reads; the tokens' `revoked` flag is a second line of defence.
+const revokeSql = (condition: string) => `
+  with revoked as (
+    update auth.sessions set revoked_at = clock_timestamp()
+    where user_id = ? and revoked_at is null and ${condition}
+    returning id),
+  tokens as (
+    update auth.refresh_tokens set revoked = true
+    where session_id in (select id from revoked) and not revoked)
+  select id from revoked`;
+
+const stateSql = `
+  select s.user_id, s.revoked_at is null and (s.not_after is null or s.not_after > clock_timestamp()) as live,
+         u.banned_until
+  from auth.sessions s join auth.users u on u.id = s.user_id
+  where s.id = ? and s.user_id = ?`;
+
+interface LockedSessionRow {
+  id: string;
+  user_id: string;
+  live: boolean;
+  banned: boolean;
+}
+
+interface PresentedTokenRow {
+  id: string;
+  used: boolean;
+  revoked: boolean;
+  expired: boolean;
+  in_grace: boolean;
+  child_hash: Buffer | null;
+  child_live: boolean;
+}
+
+interface StateRow {
+  user_id: string;
+  live: boolean;
+  /** MikroORM's pg setup returns timestamptz as text. */
+  banned_until: string | Date | null;
+}
+
+const invalid: RotationOutcome = Object.freeze({ kind: "invalid" });
+
+/** Creates the PostgreSQL {@link SessionStore}. */
+export function createSessionStore(options: SessionStoreOptions): SessionStore {
+  const { orm, refreshTokenExpirySeconds: expiry, refreshGraceSeconds: grace } = options;
+  const childSecrets = [options.childSecret, ...options.previousChildSecrets];
+
+  /** The live child of `parent` if it was derived with any known secret. */
+  function knownChild(parent: string, childHash: Buffer): string | undefined {
+    for (const secret of childSecrets) {
+      const child = childRefreshToken(parent, secret);
+      if (refreshTokenHashesEqual(child.hash, childHash)) return child.token;
+    }
+    return undefined;
+  }
+
+  return {
+    async create(em, userId) {
+      const sessionId = randomUUID();
+      const first = newRefreshToken();
+      await em.execute(insertSessionSql, [sessionId, userId, first.hash, sessionId, expiry], "run");
+      return { sessionId, refreshToken: first.token };
+    },
+
+    rotate(refreshToken) {
+      const hash = hashRefreshToken(refreshToken);
+      return orm.em.fork().transactional(async (em): Promise<RotationOutcome> => {
+        const [session] = await em.execute<LockedSessionRow[]>(lockSessionSql, [hash]);
+        if (!session) return invalid;
+        const [token] = await em.execute<PresentedTokenRow[]>(presentedTokenSql, [grace, hash]);
+        if (!token || !session.live || token.revoked || token.expired) return invalid;
+        if (session.banned) return { kind: "banned" };
+        const ids = { sessionId: session.id, userId: session.user_id };
+
+        if (!token.used) {
+          const child = childRefreshToken(refreshToken, options.childSecret);
+          await em.execute(rotateSql, [token.id, session.id, child.hash, session.id, token.id, expiry], "run");
+          return { kind: "rotated", ...ids, refreshToken: child.token };
+        }
+        if (token.in_grace && token.child_live && token.child_hash) {
+          // Not derivable only if its secret has since been dropped from the configuration.
+          const child = knownChild(refreshToken, token.child_hash);
+          return child === undefined ? invalid : { kind: "replayed", ...ids, refreshToken: child };
+        }
+        const [condition, params] = scopeCondition.local(session.id);
+        await em.execute(revokeSql(condition), [session.user_id, ...params]);
+        return { kind: "reused", ...ids };
+      });
+    },
+
+    async revoke(userId, sessionId, scope) {
+      const [condition, params] = scopeCondition[scope](sessionId);
+      const rows = await orm.em.getConnection().execute<Array<{ id: string }>>(revokeSql(condition), [userId, ...params]);
+      return rows.map((row) => row.id);
+    },
+
+    async state(sessionId, userId) {
+      const [row] = await orm.em.getConnection().execute<StateRow[]>(stateSql, [sessionId, userId]);
+      if (!row) return undefined;
+      const bannedUntil = row.banned_until === null ? null : new Date(row.banned_until);
+      return { userId: row.user_id, live: row.live, bannedUntil };
+    },
+  };
+}

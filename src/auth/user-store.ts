@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import { UniqueConstraintViolationException, sql } from "@mikro-orm/core";
+import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import { TenantEntity } from "../db/entities/tenant.js";
+import { UserEntity, type User } from "../db/entities/user.js";
+import type { Scope } from "./principal.js";
+
+/** Scopes of every user who signs up; never taken from the request. */
+export const defaultUserScopes: readonly Scope[] = Object.freeze(["read", "write"]);
+
+/** The database role name of users. */
+export const userRole = "authenticated";
+
+/** A user to create. */
+export interface NewUser {
+  /** Normalised email. */
+  email: string;
+  passwordHash: string;
+  tenantId: string;
+}
+
+/** Users of the `auth` schema, through MikroORM. */
+export interface UserStore {
+  /** The user with the normalised `email`, compared case-insensitively (the unique index's expression). */
+  findByEmail(email: string): Promise<User | null>;
+  findById(id: string): Promise<User | null>;
+  /**
+   * Inserts a user inside the transaction of `em`. When the email is taken, the unique index makes it
+   * throw an error that {@link isDuplicateEmailError} recognises (and the transaction must roll back).
+   */
+  create(em: EntityManager, input: NewUser): Promise<User>;
+  /**
+   * Records a successful sign-in (and replaces the password hash when given) inside `em`'s
+   * transaction, and updates `user` to match.
+   */
+  recordSignIn(em: EntityManager, user: User, newPasswordHash?: string): Promise<void>;
+  /** Creates the tenant `id` unless it exists. */
+  ensureTenant(id: string): Promise<void>;
+}
+
+/** Whether `error` is the unique email index refusing a second account with one address. */
+export function isDuplicateEmailError(error: unknown): boolean {
+  return (
+    error instanceof UniqueConstraintViolationException &&
+    (error as UniqueConstraintViolationException & { constraint?: string }).constraint === "users_email_key"
+  );
+}
+
+/** Creates the {@link UserStore} of `orm`. */
+export function createUserStore(orm: MikroORM): UserStore {
+  return {
+    findByEmail(email) {
+      return orm.em.fork().findOne(UserEntity, { [sql.lower("email")]: email });
+    },
+
+    findById(id) {
+      return orm.em.fork().findOne(UserEntity, { id });
+    },
+
+    async create(em, input) {
+      const now = new Date();
+      const user = em.create(UserEntity, {
+        id: randomUUID(),
+        email: input.email,
+        tenant: input.tenantId,
+        scopes: [...defaultUserScopes],
+        role: userRole,
+        passwordHash: input.passwordHash,
+        bannedUntil: null,
+        createdAt: now,
+        updatedAt: now,
+        lastSignInAt: now,
+      });
+      await em.flush();
+      return user;
+    },
+
+    async recordSignIn(em, user, newPasswordHash) {
+      const now = new Date();
+      const changes = newPasswordHash === undefined ? { lastSignInAt: now } : { lastSignInAt: now, passwordHash: newPasswordHash, updatedAt: now };
+      await em.nativeUpdate(UserEntity, { id: user.id }, changes);
+      Object.assign(user, changes);
+    },
+
+    async ensureTenant(id) {
+      await orm.em.fork().upsert(TenantEntity, { id, name: id, createdAt: new Date() }, { onConflictAction: "ignore" });
+    },
+  };
+}

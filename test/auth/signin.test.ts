@@ -1,0 +1,139 @@
+import { performance } from "node:perf_hooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPasswordHasher } from "../../src/auth/passwords.js";
+import { backends, startTestServer, type TestServer } from "../support/server.js";
+import {
+  authApi,
+  createSecretLedger,
+  expectFailure,
+  expectOk,
+  generousLimits,
+  jwtPayload,
+  protocols,
+  signUpUser,
+  strongPassword,
+  uniqueEmail,
+  type AuthApi,
+  type TestUser,
+} from "./support/auth-api.js";
+
+describe.each(backends)("sign-in (password grant) on %s storage", (backend) => {
+  let server: TestServer;
+  const ledger = createSecretLedger();
+  const sql = <T>(text: string, params: unknown[] = []) => server.storage.orm.em.getConnection().execute<T[]>(text, params);
+
+  beforeAll(async () => {
+    server = await startTestServer(backend, generousLimits);
+  });
+  afterAll(() => server?.close());
+
+  describe.each(protocols)("over %s", (protocol) => {
+    let api: AuthApi;
+    let user: TestUser;
+    beforeAll(async () => {
+      api = authApi(protocol, server.url);
+      user = await signUpUser(api, "signin");
+      ledger.addUser(user);
+    });
+
+    it("signs in with grant_type omitted or \"password\", in a new session each time", async () => {
+      const first = expectOk(await api.token({ email: user.email, password: user.password }));
+      const second = expectOk(await api.token({ grant_type: "password", email: user.email.toUpperCase(), password: user.password }));
+      ledger.addSession(first);
+      ledger.addSession(second);
+      for (const session of [first, second]) {
+        expect(session).toMatchObject({ token_type: "bearer", expires_in: 3600, user: { id: user.session.user.id, email: user.email } });
+      }
+      expect(jwtPayload(first.access_token).session_id).not.toBe(jwtPayload(second.access_token).session_id);
+      expect(jwtPayload(first.access_token).session_id).not.toBe(jwtPayload(user.session.access_token).session_id);
+      expect(first.refresh_token).not.toBe(second.refresh_token);
+      expect(Date.parse(second.user.last_sign_in_at ?? "")).toBeGreaterThanOrEqual(Date.parse(first.user.last_sign_in_at ?? ""));
+      const current = expectOk(await api.getUser(second.access_token));
+      expect(current.last_sign_in_at).toBe(second.user.last_sign_in_at);
+    });
+
+    it("answers an unknown email and a wrong password with the same 400 invalid_credentials", async () => {
+      const wrong = expectFailure(await api.token({ email: user.email, password: `${user.password}x` }), "invalid_credentials");
+      const unknown = expectFailure(await api.token({ email: uniqueEmail("ghost"), password: user.password }), "invalid_credentials");
+      const malformed = expectFailure(await api.token({ email: "not-an-email", password: user.password }), "invalid_credentials");
+      expect(wrong.message).toBe("Invalid login credentials");
+      for (const failure of [unknown, malformed]) {
+        expect({ ...failure, headers: undefined }).toEqual({ ...wrong, headers: undefined });
+      }
+    });
+
+    it("answers a missing email or password with 400 validation_failed", async () => {
+      expectFailure(await api.token({ password: user.password }), "validation_failed");
+      expectFailure(await api.token({ email: user.email }), "validation_failed");
+    });
+
+    it("answers an unknown grant_type with 400 unsupported_grant_type", async () => {
+      for (const grantType of ["client_credentials", "PASSWORD", "pkce"]) {
+        expectFailure(
+          await api.token({ grant_type: grantType, email: user.email, password: user.password }),
+          "unsupported_grant_type",
+        );
+      }
+    });
+  });
+
+  it("takes as long for an unknown email as for a wrong password (one argon2 verify each)", async () => {
+    const api = authApi("rest", server.url);
+    const user = await signUpUser(api, "timing");
+    ledger.addUser(user);
+    const time = async (email: string) => {
+      const start = performance.now();
+      expectFailure(await api.token({ email, password: "definitely-not-it" }), "invalid_credentials");
+      return performance.now() - start;
+    };
+    const wrong: number[] = [];
+    const unknown: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      wrong.push(await time(user.email));
+      unknown.push(await time(uniqueEmail("nobody")));
+    }
+    const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? 0;
+    // Without the dummy verify an unknown email answers in ~2 ms against ~40 ms for a wrong password.
+    expect(median(unknown)).toBeGreaterThan(0.5 * median(wrong));
+    expect(median(unknown)).toBeLessThan(2 * median(wrong));
+  });
+
+  it("re-hashes a password stored with weaker argon2 parameters on the next sign-in", async () => {
+    const email = uniqueEmail("legacy");
+    const password = strongPassword();
+    ledger.add(password);
+    const weak = await createPasswordHasher({ params: { memoryCost: 4096, timeCost: 1 } }).hash(password);
+    await sql("insert into auth.users (id, email, tenant_id, password_hash) values (gen_random_uuid(), ?, 'default', ?)", [
+      email,
+      weak,
+    ]);
+    const api = authApi("rest", server.url);
+    ledger.addSession(expectOk(await api.token({ email, password })));
+    const [row] = await sql<{ password_hash: string }>("select password_hash from auth.users where email = ?", [email]);
+    expect(row?.password_hash).not.toBe(weak);
+    expect(row?.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,p=1,t=2\$/);
+    ledger.addSession(expectOk(await api.token({ email, password })));
+  });
+
+  it("refuses a banned user with 403 user_banned on sign-in, refresh and every token, after the password only", async () => {
+    const api = authApi("rest", server.url);
+    const user = await signUpUser(api, "banned");
+    ledger.addUser(user);
+    await sql("update auth.users set banned_until = now() + interval '1 hour' where id = ?", [user.session.user.id]);
+
+    expectFailure(await api.token({ email: user.email, password: user.password }), "user_banned", "User is banned");
+    expectFailure(await api.token({ email: user.email, password: "wrong-password-1" }), "invalid_credentials");
+    expectFailure(await api.refresh(user.session.refresh_token), "user_banned");
+    // The bearer check trusts a live session for at most ~1 s.
+    await expect.poll(async () => (await api.getUser(user.session.access_token)).ok, { timeout: 3000, interval: 200 }).toBe(false);
+    expectFailure(await api.getUser(user.session.access_token), "user_banned");
+
+    await sql("update auth.users set banned_until = now() - interval '1 second' where id = ?", [user.session.user.id]);
+    ledger.addSession(expectOk(await api.token({ email: user.email, password: user.password })));
+    ledger.addSession(expectOk(await api.refresh(user.session.refresh_token)));
+  });
+
+  it("never logs passwords or tokens", () => {
+    ledger.expectNoneIn(server.logs());
+  });
+});

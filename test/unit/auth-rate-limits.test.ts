@@ -1,0 +1,39 @@
+import { describe, expect, it } from "vitest";
+import { createAuthRateLimits } from "../../src/auth/auth-rate-limits.js";
+import { createMemoryRateLimiter } from "../../src/auth/rate-limiter.js";
+import { reasonOf } from "../../src/errors/catalogue.js";
+import { ConnectError } from "@connectrpc/connect";
+
+const config = { windowSeconds: 60, signUp: 2, signIn: 2, refresh: 2 };
+
+async function refused(attempt: Promise<void>): Promise<ConnectError> {
+  const error = await attempt.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(ConnectError);
+  return error as ConnectError;
+}
+
+describe("auth rate limits", () => {
+  it("give sign-up, sign-in and refresh separate per-IP budgets", async () => {
+    const limits = createAuthRateLimits(config, createMemoryRateLimiter({ now: () => 0 }));
+    for (let i = 0; i < 2; i++) await limits.signUp("1.1.1.1");
+    const error = await refused(limits.signUp("1.1.1.1"));
+    expect(reasonOf(error)).toBe("over_request_rate_limit");
+    expect(Number(error.metadata.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    await limits.signIn("1.1.1.1", undefined);
+    await limits.refresh("1.1.1.1");
+    await limits.signUp("2.2.2.2");
+  });
+
+  it("count sign-ins per account across addresses", async () => {
+    const limits = createAuthRateLimits(config, createMemoryRateLimiter({ now: () => 0 }));
+    await limits.signIn("1.1.1.1", "a@example.com");
+    await limits.signIn("2.2.2.2", "a@example.com");
+    await refused(limits.signIn("3.3.3.3", "a@example.com"));
+    await limits.signIn("3.3.3.3", "b@example.com");
+  });
+
+  it("are off at 0", async () => {
+    const limits = createAuthRateLimits({ ...config, signUp: 0 }, createMemoryRateLimiter());
+    for (let i = 0; i < 100; i++) await limits.signUp("1.1.1.1");
+  });
+});
