@@ -6,8 +6,8 @@ import { openStorage, type Storage } from "../db/storage.js";
 import { createErrorBoundary } from "../errors/error-boundary.js";
 import type { Logger } from "../logging/logger.js";
 import { listen } from "./listener.js";
+import { createQueryModule } from "../query/query-module.js";
 import { createRequestHandler } from "./request-handler.js";
-import { QueryService } from "../../gen/helios/query/v1/query_pb.js";
 
 /** A started server. */
 export interface RunningServer {
@@ -22,14 +22,17 @@ export interface RunningServer {
 /** Opens storage and starts serving every protocol on the configured port. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const storage = await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  let closeQuery: (() => Promise<void>) | undefined;
   try {
     const jwtSecret = await resolveJwtSecret({ configured: config.auth.jwtSecret, mode: storage.mode, dataDir: config.dataDir });
     const auth = await createAuthModule({ config: config.auth, jwtSecret, orm: storage.orm, logger });
+    const query = await createQueryModule({ config: config.query, storage, jwtSecret, logger });
+    closeQuery = () => query.close();
     let shuttingDown = false;
     const handler = createRequestHandler({
       modules: [
         auth,
-        { services: [QueryService], register: (router) => router.service(QueryService, {}) },
+        query,
       ],
       interceptors: [
         createErrorBoundary(logger),
@@ -58,12 +61,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         closing ??= (async () => {
           shuttingDown = true;
           await listener.close(config.shutdownTimeoutMs);
+          await query.close();
           await storage.close();
         })();
         return closing;
       },
     };
   } catch (error) {
+    await closeQuery?.();
     await storage.close();
     throw error;
   }
