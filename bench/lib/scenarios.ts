@@ -1,0 +1,269 @@
+import type { JsonValue } from "@bufbuild/protobuf";
+import { defaultPasswordHashParams, threadpoolSize } from "../../src/auth/passwords.js";
+import type { HttpLoadSpec } from "../workers/http-load.js";
+import type { RpcLoadSpec } from "../workers/rpc-load.js";
+import type { Argon2FloorSpec } from "../workers/argon2-floor.js";
+import type { PgDirectSpec } from "../workers/pg-direct.js";
+import type { FastifyBaselineSpec } from "../fastify/server.js";
+import { startServerChild, tsxArgs, type ServerChild } from "./child-process.js";
+import { createBenchAuthenticator, queryRolesExist, type BenchRole } from "./database.js";
+import { benchQueries, refreshTokensOf, type BenchUser } from "./fixtures.js";
+import { measure, type Measurement, type Watched } from "./measure.js";
+import type { BenchOptions } from "./options.js";
+import { repoRoot, workerScript } from "./paths.js";
+import { budgetRow, ratioRow, skippedRow, type ResultRow } from "./results.js";
+import { specVariable } from "./worker-protocol.js";
+import { join } from "node:path";
+
+/** The server's settings the baselines must mirror (the bench leaves them at their defaults). */
+export const serviceDefaults = {
+  statementTimeoutMs: 5_000,
+  rowCap: 10_000,
+  refreshGraceSeconds: 10,
+  refreshTokenExpirySeconds: 604_800,
+  /** Both the query pool and the ORM pool. */
+  poolSize: 10,
+} as const;
+
+/** Scenario 6: the latency probe's fixed rate and connections (light traffic next to the flood). */
+export const probe = { rate: 200, connections: 8 } as const;
+
+/** Everything the scenarios share. */
+export interface SuiteContext {
+  options: BenchOptions;
+  service: ServerChild;
+  /** URL of the schema owner of the service's database (superuser in embedded mode). */
+  ownerUrl: string;
+  jwtSecret: string;
+  postmasterPid: number | undefined;
+  user: BenchUser;
+  /** Whether POST /api/v1/query works, and why not. */
+  queryState: { ok: true } | { ok: false; reason: string };
+  /** Started on first use; stopped by the caller. */
+  fastify?: ServerChild;
+  /** Created on first use; dropped by the caller. */
+  benchRole?: BenchRole;
+}
+
+const httpLoad = workerScript("http-load.ts");
+const rpcLoad = workerScript("rpc-load.ts");
+
+function watchService(ctx: SuiteContext): Watched {
+  return { serverPid: ctx.service.pid, ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }) };
+}
+
+function timing(ctx: SuiteContext) {
+  return { warmupSeconds: ctx.options.warmupSeconds, durationSeconds: ctx.options.durationSeconds };
+}
+
+function httpSpec(ctx: SuiteContext, base: string, request: Pick<HttpLoadSpec, "method" | "path"> & Partial<HttpLoadSpec>): HttpLoadSpec {
+  return {
+    url: base,
+    headers: { "content-type": "application/json" },
+    connections: ctx.options.connections,
+    ...timing(ctx),
+    ...request,
+  };
+}
+
+const bearer = (ctx: SuiteContext) => ({ "content-type": "application/json", authorization: `Bearer ${ctx.user.accessToken}` });
+
+function signInSpec(ctx: SuiteContext): HttpLoadSpec {
+  return httpSpec(ctx, ctx.service.url, {
+    method: "POST",
+    path: "/auth/v1/token",
+    body: JSON.stringify({ email: ctx.user.email, password: ctx.user.password }),
+  });
+}
+
+/** 1: sign-in against the argon2 floor (same parameters, as many at once as the threadpool runs). */
+export async function scenario1(ctx: SuiteContext): Promise<ResultRow[]> {
+  const signIn = await measure("POST /auth/v1/token", httpLoad, signInSpec(ctx), watchService(ctx));
+  const threads = threadpoolSize();
+  const floorSpec: Argon2FloorSpec = { ...defaultPasswordHashParams, concurrency: threads, ...timing(ctx) };
+  const floor = await measure(`argon2id verify ×${threads}`, workerScript("argon2-floor.ts"), floorSpec, {});
+  return [ratioRow("1 sign-in", signIn, floor, 0.9)];
+}
+
+/** 2: refresh-token rotation against its database round trips issued directly. */
+export async function scenario2(ctx: SuiteContext): Promise<ResultRow[]> {
+  // Each connection holds one chain; tokens in flight when a run stops are lost, hence the spare.
+  const tokens = await refreshTokensOf(ctx.service.url, ctx.user, ctx.options.connections * 3);
+  const refresh = await measure(
+    "POST /auth/v1/token?grant_type=refresh_token",
+    httpLoad,
+    httpSpec(ctx, ctx.service.url, { method: "POST", path: "/auth/v1/token?grant_type=refresh_token", refreshTokens: tokens }),
+    watchService(ctx),
+  );
+  const directSpec: PgDirectSpec = {
+    mode: "refresh",
+    databaseUrl: ctx.ownerUrl,
+    userId: ctx.user.id,
+    graceSeconds: serviceDefaults.refreshGraceSeconds,
+    expirySeconds: serviceDefaults.refreshTokenExpirySeconds,
+    poolSize: serviceDefaults.poolSize,
+    concurrency: ctx.options.connections,
+    ...timing(ctx),
+  };
+  const direct = await measure("pg: same 6 round trips", workerScript("pg-direct.ts"), directSpec, {
+    ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }),
+  });
+  return [ratioRow("2 refresh", refresh, direct)];
+}
+
+/** 3: GET /auth/v1/user against GET /health on the same server (the cost of authentication). */
+export async function scenario3(ctx: SuiteContext): Promise<ResultRow[]> {
+  const user = await measure("GET /auth/v1/user", httpLoad, httpSpec(ctx, ctx.service.url, { method: "GET", path: "/auth/v1/user", headers: bearer(ctx) }), watchService(ctx));
+  const health = await measure("GET /health", httpLoad, httpSpec(ctx, ctx.service.url, { method: "GET", path: "/health" }), watchService(ctx));
+  return [ratioRow("3 GET /auth/v1/user", user, health, 0.8)];
+}
+
+async function fastifyOf(ctx: SuiteContext): Promise<ServerChild> {
+  if (!ctx.fastify) {
+    const spec: FastifyBaselineSpec = { databaseUrl: ctx.ownerUrl, jwtSecret: ctx.jwtSecret, poolSize: serviceDefaults.poolSize };
+    ctx.fastify = await startServerChild({
+      args: tsxArgs(join(repoRoot, "bench", "fastify", "server.ts")),
+      env: { ...process.env, [specVariable]: JSON.stringify(spec) },
+      urlOf: (line) => (line.includes('"ready"') ? (JSON.parse(line) as { url: string }).url : undefined),
+      timeoutMs: 30_000,
+    });
+  }
+  return ctx.fastify;
+}
+
+type BenchQuery = (typeof benchQueries)[keyof typeof benchQueries];
+
+function queryBody(q: BenchQuery): string {
+  return JSON.stringify({ sql: q.sql, params: q.params });
+}
+
+async function directRls(ctx: SuiteContext, q: BenchQuery): Promise<Measurement | string> {
+  if (!(await queryRolesExist(ctx.ownerUrl))) return "the query roles (helios_user) do not exist yet";
+  ctx.benchRole ??= await createBenchAuthenticator(ctx.ownerUrl);
+  const spec: PgDirectSpec = {
+    mode: "rls",
+    databaseUrl: ctx.benchRole.url,
+    tenantId: ctx.user.tenantId,
+    scopes: ["read", "write"],
+    sql: q.sql,
+    params: [...q.params],
+    expectRows: q.rows,
+    statementTimeoutMs: serviceDefaults.statementTimeoutMs,
+    rowCap: serviceDefaults.rowCap,
+    poolSize: serviceDefaults.poolSize,
+    concurrency: ctx.options.connections,
+    ...timing(ctx),
+  };
+  return measure("pg: same RLS txn", workerScript("pg-direct.ts"), spec, {
+    ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }),
+  });
+}
+
+async function rpc(ctx: SuiteContext, protocol: RpcLoadSpec["protocol"], q: BenchQuery): Promise<Measurement> {
+  const spec: RpcLoadSpec = {
+    url: ctx.service.url,
+    protocol,
+    json: protocol === "connect",
+    accessToken: ctx.user.accessToken,
+    sql: q.sql,
+    params: [...q.params] as JsonValue[],
+    expectRows: q.rows,
+    client: ctx.options.h2Client,
+    concurrency: ctx.options.connections,
+    ...timing(ctx),
+  };
+  const label = `${protocol === "grpc" ? "gRPC h2c" : "Connect h2c JSON"}${ctx.options.h2Client === "raw-h2" ? " (raw client)" : ""}`;
+  return measure(label, rpcLoad, spec, watchService(ctx));
+}
+
+async function settle<T>(work: () => Promise<T>): Promise<T | string> {
+  try {
+    return await work();
+  } catch (error) {
+    return error instanceof Error ? error.message.split("\n")[0] ?? error.message : String(error);
+  }
+}
+
+/**
+ * 4 and 5: one statement over REST, Connect and gRPC against the same RLS transaction issued
+ * directly with pg, and against the Fastify baseline. Targets apply to scenario 4 only.
+ */
+async function queryScenario(ctx: SuiteContext, id: "4" | "5", q: BenchQuery): Promise<ResultRow[]> {
+  const what = id === "4" ? "1-row" : "1000-row";
+  const withTargets = id === "4";
+  const direct = await settle(() => directRls(ctx, q));
+  const fastify = await settle(async () => {
+    const server = await fastifyOf(ctx);
+    return measure(
+      "Fastify+jwt+pg",
+      httpLoad,
+      httpSpec(ctx, server.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }),
+      { serverPid: server.pid, ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }) },
+    );
+  });
+  const target = (value: number) => (withTargets ? value : undefined);
+  const h2 = ctx.options.h2Client === "raw-h2" ? " (raw h2)" : "";
+  const rows: ResultRow[] = [];
+  const compare = (name: string, measured: Measurement | string, baseline: Measurement | string, min: number | undefined) => {
+    if (typeof measured === "string") {
+      rows.push(skippedRow(name, measured, min === undefined ? undefined : { kind: "min-ratio", value: min }, typeof baseline === "string" ? undefined : baseline));
+    } else if (typeof baseline === "string") {
+      rows.push(skippedRow(name, `baseline: ${baseline}`, min === undefined ? undefined : { kind: "min-ratio", value: min }));
+    } else {
+      rows.push(ratioRow(name, measured, baseline, min));
+    }
+  };
+  if (!ctx.queryState.ok) {
+    const reason = ctx.queryState.reason;
+    compare(`${id} ${what} REST vs pg`, reason, direct, target(0.6));
+    compare(`${id} ${what} REST vs Fastify`, reason, fastify, target(1.0));
+    compare(`${id} ${what} Connect${h2} vs REST`, reason, reason, target(0.8));
+    compare(`${id} ${what} gRPC${h2} vs REST`, reason, reason, target(0.8));
+    return rows;
+  }
+  const rest = await settle(() =>
+    measure("REST", httpLoad, httpSpec(ctx, ctx.service.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }), watchService(ctx)),
+  );
+  const connect = await settle(() => rpc(ctx, "connect", q));
+  const grpc = await settle(() => rpc(ctx, "grpc", q));
+  compare(`${id} ${what} REST vs pg`, rest, direct, target(0.6));
+  compare(`${id} ${what} REST vs Fastify`, rest, fastify, target(1.0));
+  compare(`${id} ${what} Connect${h2} vs REST`, connect, rest, target(0.8));
+  compare(`${id} ${what} gRPC${h2} vs REST`, grpc, rest, target(0.8));
+  return rows;
+}
+
+/** 4: one-row indexed SELECT under tenant RLS. */
+export const scenario4 = (ctx: SuiteContext) => queryScenario(ctx, "4", benchQueries.oneRow);
+
+/** 5: 1 000-row SELECT (result encoding). */
+export const scenario5 = (ctx: SuiteContext) => queryScenario(ctx, "5", benchQueries.thousandRows);
+
+/**
+ * 6: p99 of the scenario-4 REST call at a light fixed rate while sign-ins flood the server; the
+ * same probe without the flood is the baseline.
+ */
+export async function scenario6(ctx: SuiteContext): Promise<ResultRow[]> {
+  const name = "6 1-row REST p99 under sign-in flood";
+  const target = { kind: "max-ms", value: 50 } as const;
+  if (!ctx.queryState.ok) return [skippedRow(name, ctx.queryState.reason, target)];
+  const probeSpec = httpSpec(ctx, ctx.service.url, {
+    method: "POST",
+    path: "/api/v1/query",
+    headers: bearer(ctx),
+    body: queryBody(benchQueries.oneRow),
+    connections: probe.connections,
+    overallRate: probe.rate,
+  });
+  const alone = await measure(`probe ${probe.rate}/s alone`, httpLoad, probeSpec, watchService(ctx));
+  const { warmupSeconds, durationSeconds } = ctx.options;
+  // The flood starts first and ends after the probe.
+  const floodSpec: HttpLoadSpec = { ...signInSpec(ctx), warmupSeconds: 0, durationSeconds: 2 * warmupSeconds + durationSeconds + 2 };
+  const flood = measure("sign-in flood", httpLoad, floodSpec, {});
+  await new Promise((resolve) => setTimeout(resolve, (warmupSeconds + 0.5) * 1000));
+  const flooded = await measure(`probe ${probe.rate}/s + flood`, httpLoad, probeSpec, watchService(ctx));
+  const floodResult = await flood;
+  const row = budgetRow(name, { amount: flooded.load.p99Ms, unit: "ms" }, target, { measured: flooded, baseline: alone });
+  const floodNote = `flood: ${Math.round(floodResult.load.rps)} sign-ins/s, p99 ${Math.round(floodResult.load.p99Ms)} ms`;
+  return [{ ...row, note: row.note ? `${row.note}; ${floodNote}` : floodNote }];
+}

@@ -1,0 +1,69 @@
+import { join } from "node:path";
+import { startServerChild, tsxArgs, type ServerChild } from "./child-process.js";
+import { repoRoot } from "./paths.js";
+
+/** Where the service keeps its data. */
+export type ServiceStorage =
+  | { kind: "embedded"; dataDir: string }
+  | { kind: "external"; databaseUrl: string; jwtSecret: string };
+
+/**
+ * Operator settings of the bench run: the auth rate limits are off (every load comes from
+ * 127.0.0.1, and a budget of 30 sign-ins a minute would turn the run into a 429 benchmark), and the
+ * per-tenant query cap is raised above the load's concurrency (all bench users share one tenant).
+ * Nothing else differs from `npm start`.
+ */
+export const benchServiceFlags = [
+  "--signup-rate-limit",
+  "0",
+  "--signin-rate-limit",
+  "0",
+  "--refresh-rate-limit",
+  "0",
+  "--max-concurrent-queries",
+  "1000",
+];
+
+/** Options of {@link startService}. */
+export interface StartServiceOptions {
+  storage: ServiceStorage;
+  /** Write a V8 CPU profile into this folder on exit (`node --cpu-prof`). */
+  cpuProfileDir?: string;
+}
+
+/** The server's JSON log line that carries `"url":"http://…"`. */
+function urlOf(line: string): string | undefined {
+  if (!line.includes('"url"')) return undefined;
+  try {
+    const record = JSON.parse(line) as { url?: unknown };
+    return typeof record.url === "string" && record.url.startsWith("http") ? record.url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts the real server as a child process — `node --import tsx src/main.ts --host 127.0.0.1
+ * --port 0 …` — and resolves with its URL (from its log) and the pid of its node process.
+ * `UV_THREADPOOL_SIZE` is inherited unchanged.
+ */
+export function startService(options: StartServiceOptions): Promise<ServerChild> {
+  const { storage } = options;
+  const nodeFlags = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
+  // Secrets travel in the environment, not in argv (which `ps` shows).
+  const inherited = Object.fromEntries(
+    Object.entries(process.env).filter(([name]) => name !== "DATABASE_URL" && name !== "HELIOS_JWT_SECRET"),
+  );
+  const storageFlags = storage.kind === "embedded" ? ["--data-dir", storage.dataDir] : [];
+  const env =
+    storage.kind === "embedded"
+      ? inherited
+      : { ...inherited, DATABASE_URL: storage.databaseUrl, HELIOS_JWT_SECRET: storage.jwtSecret };
+  return startServerChild({
+    args: [...tsxArgs(join(repoRoot, "src", "main.ts"), nodeFlags), "--host", "127.0.0.1", "--port", "0", ...storageFlags, ...benchServiceFlags],
+    env,
+    cwd: repoRoot,
+    urlOf,
+    timeoutMs: 120_000,
+  });
+}
