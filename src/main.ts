@@ -1,8 +1,12 @@
+import { runAdminCli } from "./cli/admin-cli.js";
 import { ConfigError, configFromValues, helpText, parseFlags } from "./config/config.js";
 import { createLogger } from "./logging/logger.js";
 import { startServer } from "./server/server.js";
 
-/** CLI entry: flags → config → server; exits non-zero with a one-line reason on bad input. */
+/**
+ * CLI entry: flags → config → server; exits non-zero with a one-line reason on bad input.
+ * `heliosdb-nano admin …` runs an administrative command instead (see `src/cli/`).
+ */
 async function main(argv: string[]): Promise<void> {
   const parsed = parseFlags(argv, process.env);
   if (parsed.help) {
@@ -30,7 +34,10 @@ async function main(argv: string[]): Promise<void> {
   process.once("SIGTERM", stop);
 }
 
-main(process.argv.slice(2)).catch((error: unknown) => {
+const argv = process.argv.slice(2);
+const run = argv[0] === "admin" ? runAdminCli(argv.slice(1)).then((code) => process.exit(code)) : main(argv);
+
+run.catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   console.error(`heliosdb-nano: ${error instanceof ConfigError ? "" : "failed to start: "}${message}`);
   process.exit(error instanceof ConfigError ? 2 : 1);

@@ -2,19 +2,21 @@ import type { DescMethod } from "@bufbuild/protobuf";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { AuthService } from "../../gen/helios/auth/v1/auth_pb.js";
 import type { AuthConfig } from "../config/config.js";
-import { apiError } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import type { ServiceModule } from "../server/request-handler.js";
+import type { ApiKeyCacheOptions } from "./api-key-cache.js";
+import { createApiKeyStore, type ApiKeyStore } from "./api-key-store.js";
+import { createApiKeyVerifier, type ApiKeyVerifier } from "./api-key-verifier.js";
 import { createAuthRateLimits } from "./auth-rate-limits.js";
 import { createAuthServiceImpl } from "./auth-service.js";
 import { createBearerVerifier } from "./bearer-verifier.js";
 import type { CredentialVerifier } from "./credentials-interceptor.js";
 import { defaultPasswordHasher, type PasswordHasher } from "./passwords.js";
 import { createMemoryRateLimiter, type RateLimiter } from "./rate-limiter.js";
-import { createSessionCache, type SessionCacheOptions } from "./session-cache.js";
-import { createSessionStore } from "./session-store.js";
+import { createSessionCache, type SessionCache, type SessionCacheOptions } from "./session-cache.js";
+import { createSessionStore, type SessionStore } from "./session-store.js";
 import { createTokenIssuer } from "./tokens.js";
-import { createUserStore } from "./user-store.js";
+import { createUserStore, type UserStore } from "./user-store.js";
 
 /** What {@link createAuthModule} is built from. */
 export interface AuthModuleDeps {
@@ -29,12 +31,27 @@ export interface AuthModuleDeps {
   rateLimiter?: RateLimiter;
   /** Bounds of the session-state cache of the bearer check. */
   sessionCache?: SessionCacheOptions;
+  /** Bounds of the key-state cache of the API-key check. */
+  apiKeyCache?: ApiKeyCacheOptions;
+}
+
+/**
+ * The account stores and caches, shared with administration: a change made through these takes
+ * effect in this process at once (the caches are told) and in others within the caches' bounds.
+ */
+export interface Accounts {
+  users: UserStore;
+  sessions: SessionStore;
+  sessionCache: SessionCache;
+  apiKeys: ApiKeyStore;
+  apiKeyVerifier: ApiKeyVerifier;
 }
 
 /** AuthService, plus what the credentials interceptor needs to authenticate every other service. */
 export interface AuthModule extends ServiceModule {
-  /** Checks Bearer tokens (and, once the API-key issue lands, API keys). */
+  /** Checks Bearer tokens and API keys. */
   verifier: CredentialVerifier;
+  accounts: Accounts;
   /** Callable without credentials: SignUp, Token, Refresh. */
   publicMethods: ReadonlySet<DescMethod>;
   /** Callable with the token of a revoked session, as a no-op: Logout. */
@@ -43,8 +60,8 @@ export interface AuthModule extends ServiceModule {
 
 /**
  * Builds the auth service: makes sure the default tenant exists, computes the dummy password hash
- * (so the first unknown-email sign-in is not faster), and wires stores, token issuer, session cache
- * and rate limits together.
+ * (so the first unknown-email sign-in is not faster), and wires stores, token issuer, session and
+ * API-key checks and rate limits together.
  */
 export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule> {
   const { config, jwtSecret, orm } = deps;
@@ -60,6 +77,8 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
     previousChildSecrets: config.jwtPreviousSecrets,
   });
   const cache = createSessionCache(deps.sessionCache);
+  const apiKeys = createApiKeyStore(orm);
+  const apiKeyVerifier = createApiKeyVerifier({ store: apiKeys, logger, cache: deps.apiKeyCache });
   const limits = createAuthRateLimits(config.rateLimit, deps.rateLimiter ?? createMemoryRateLimiter());
   await Promise.all([users.ensureTenant(config.defaultTenant), hasher.warmUp()]);
 
@@ -70,8 +89,9 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
     register: (router) => router.service(AuthService, impl),
     verifier: {
       bearer: createBearerVerifier({ issuer, sessions, cache }),
-      apiKey: () => Promise.reject(apiError("invalid_api_key")),
+      apiKey: (key) => apiKeyVerifier.verify(key),
     },
+    accounts: { users, sessions, sessionCache: cache, apiKeys, apiKeyVerifier },
     publicMethods: new Set([methods.signUp, methods.token, methods.refresh]),
     revokedSessionMethods: new Set([methods.logout]),
   };

@@ -1,6 +1,7 @@
+import { create } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
-import type { AuthService, Session } from "../../gen/helios/auth/v1/auth_pb.js";
+import { UserSchema, type AuthService, type Session, type User as UserMessage } from "../../gen/helios/auth/v1/auth_pb.js";
 import type { AuthConfig } from "../config/config.js";
 import type { User } from "../db/entities/user.js";
 import { apiError } from "../errors/catalogue.js";
@@ -10,7 +11,7 @@ import type { AuthRateLimits } from "./auth-rate-limits.js";
 import { normalizeEmail } from "./email.js";
 import { assertPasswordPolicy, maxPasswordBytes } from "./password-policy.js";
 import type { PasswordHasher } from "./passwords.js";
-import { principalKey, revokedSessionKey, type Principal } from "./principal.js";
+import { isPublishable, principalKey, publishableKeyKey, revokedSessionKey, type Principal } from "./principal.js";
 import { isWellFormedRefreshToken } from "./refresh-tokens.js";
 import type { SessionCache } from "./session-cache.js";
 import { sessionMessage, userMessage } from "./session-response.js";
@@ -46,6 +47,15 @@ function userPrincipalOf(ctx: HandlerContext): Principal & { sessionId: string }
 }
 
 /**
+ * What GetUser answers for an API key: the key as the caller, its id in `id` and no email. A
+ * publishable key is nobody: it may sign users up and nothing else.
+ */
+function apiKeyUserMessage(principal: Principal): UserMessage {
+  if (isPublishable(principal.scopes)) throw apiError("insufficient_scope", "A publishable key may only sign users up");
+  return create(UserSchema, { id: principal.id, role: principal.role, tenantId: principal.tenantId, scopes: [...principal.scopes] });
+}
+
+/**
  * Implements AuthService: one implementation behind REST, Connect and gRPC. Handlers validate,
  * rate-limit, and map store outcomes onto catalogue errors; storage details live in the stores.
  */
@@ -63,8 +73,22 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     return sessionMessage(access, refreshToken, user);
   }
 
-  async function signUp(rawEmail: string, password: string, ctx: HandlerContext): Promise<Session> {
+  /**
+   * The tenant of a sign-up: a publishable key's, else the default tenant unless sign-ups without a
+   * key are disabled. A secret key is refused rather than ignored: its holder expects its tenant.
+   */
+  function signUpTenant(ctx: HandlerContext): string {
+    const key = ctx.values.get(publishableKeyKey);
+    if (key) return key.tenantId;
+    if (ctx.values.get(principalKey)?.kind === "api_key") {
+      throw apiError("insufficient_scope", "Sign-up takes a publishable key (scope signup), not a secret key");
+    }
     if (config.disableSignup) throw apiError("signup_disabled");
+    return config.defaultTenant;
+  }
+
+  async function signUp(rawEmail: string, password: string, ctx: HandlerContext): Promise<Session> {
+    const tenantId = signUpTenant(ctx);
     await limits.signUp(ctx.values.get(clientAddressKey));
     const email = normalizeEmail(rawEmail);
     assertPasswordPolicy(password);
@@ -74,14 +98,14 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     let created: { user: User; sessionId: string; refreshToken: string };
     try {
       created = await orm.em.fork().transactional(async (em) => {
-        const user = await users.create(em, { email, passwordHash, tenantId: config.defaultTenant });
+        const user = await users.create(em, { email, passwordHash, tenantId });
         return { user, ...(await sessions.create(em, user.id)) };
       });
     } catch (error) {
       if (isDuplicateEmailError(error)) throw apiError("user_already_exists");
       throw error;
     }
-    logger.info({ userId: created.user.id, sessionId: created.sessionId }, "user signed up");
+    logger.info({ userId: created.user.id, tenantId, sessionId: created.sessionId }, "user signed up");
     return issue(created.user, created.sessionId, created.refreshToken);
   }
 
@@ -170,6 +194,8 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     },
 
     async getUser(_req, ctx) {
+      const principal = ctx.values.get(principalKey);
+      if (principal?.kind === "api_key") return apiKeyUserMessage(principal);
       const user = await users.findById(userPrincipalOf(ctx).id);
       if (!user) throw apiError("user_not_found");
       return userMessage(user);

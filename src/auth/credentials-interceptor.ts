@@ -1,7 +1,8 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { apiError, reasonOf } from "../errors/catalogue.js";
-import { principalKey, revokedSessionKey, type Principal } from "./principal.js";
+import { looksLikeApiKey } from "./api-key-format.js";
+import { isPublishable, principalKey, publishableKeyKey, revokedSessionKey, type Principal } from "./principal.js";
 
 /** Turns presented credentials into principals; each throws the catalogue error of a bad credential. */
 export interface CredentialVerifier {
@@ -11,32 +12,36 @@ export interface CredentialVerifier {
 
 /** The credentials a request presented, from headers or the `apikey` query parameter. */
 export interface PresentedCredentials {
+  /** An access token (JWT) from `Authorization: Bearer`. */
   bearer?: string;
-  apiKey?: string;
-  /** True when the key came from the URL (deprecated: URLs end up in logs and histories). */
+  /**
+   * Distinct API keys from `X-API-Key`, the `apikey` header, `?apikey=` and `Authorization: Bearer
+   * hdb_…` (what supabase-js sends: the same key as bearer and as `apikey`).
+   */
+  apiKeys: string[];
+  /** True when a key came from the URL (deprecated: URLs end up in logs and histories). */
   apiKeyInQuery: boolean;
 }
 
 /** Reads `Authorization: Bearer`, `X-API-Key`, `apikey` (header) and `?apikey=` identically on every protocol. */
 export function presentedCredentials(header: Headers, url: string): PresentedCredentials {
-  const result: PresentedCredentials = { apiKeyInQuery: false };
+  const keys = new Set<string>();
+  let bearer: string | undefined;
   const authorization = header.get("authorization");
   if (authorization !== null) {
     const match = /^bearer\s+(\S+)\s*$/i.exec(authorization);
     if (!match?.[1]) throw apiError("invalid_token", "Authorization header must be `Bearer <token>`");
-    result.bearer = match[1];
+    if (looksLikeApiKey(match[1])) keys.add(match[1]);
+    else bearer = match[1];
   }
-  const headerKey = header.get("x-api-key") ?? header.get("apikey");
-  if (headerKey !== null && headerKey !== "") {
-    result.apiKey = headerKey;
-  } else {
-    const queryKey = new URL(url, "http://localhost").searchParams.get("apikey");
-    if (queryKey !== null && queryKey !== "") {
-      result.apiKey = queryKey;
-      result.apiKeyInQuery = true;
-    }
+  for (const name of ["x-api-key", "apikey"]) {
+    const value = header.get(name);
+    if (value !== null && value !== "") keys.add(value);
   }
-  return result;
+  const queryKey = url.includes("apikey=") ? new URL(url, "http://localhost").searchParams.get("apikey") : null;
+  const apiKeyInQuery = queryKey !== null && queryKey !== "";
+  if (apiKeyInQuery) keys.add(queryKey);
+  return { bearer, apiKeys: [...keys], apiKeyInQuery };
 }
 
 /** Options of {@link createCredentialsInterceptor}. */
@@ -54,6 +59,12 @@ export interface CredentialsInterceptorOptions {
 /** Reasons of a bearer that was genuine once: the token of a session that expired or was revoked. */
 const staleBearerReasons: ReadonlySet<string> = new Set(["token_expired", "session_revoked"]);
 
+/** The headers of every answer to a request that carried its key in the URL. */
+const deprecationHeaders: ReadonlyArray<[string, string]> = [
+  ["deprecation", "true"],
+  ["warning", '299 - "The apikey query parameter is deprecated; send the X-API-Key header"'],
+];
+
 /**
  * Authenticates every call: verifies whatever credentials were presented, puts the principal into
  * the context values, and refuses calls without credentials unless the method is public (sign-up,
@@ -61,6 +72,11 @@ const staleBearerReasons: ReadonlySet<string> = new Set(["token_expired", "sessi
  * genuine once: public methods ignore an expired or revoked one (clients often still attach the old
  * token when they refresh or sign in again, which is precisely when it has expired), and
  * `revokedSessionMethods` accept a revoked one with {@link revokedSessionKey} set.
+ *
+ * Credentials of two principals (a token and a key, or two keys) are `ambiguous_credentials`, except
+ * a publishable key: it grants nothing but sign-up, so beside a token (supabase-js always sends both)
+ * it is no rival; it is recorded as {@link publishableKeyKey} and is the principal only when no token
+ * was presented. Answers to calls with `?apikey=` carry a deprecation warning, errors included.
  */
 export function createCredentialsInterceptor(options: CredentialsInterceptorOptions): Interceptor {
   const { verifier, publicMethods } = options;
@@ -80,30 +96,27 @@ export function createCredentialsInterceptor(options: CredentialsInterceptorOpti
         throw error;
       }
     };
-    const [fromToken, fromKey] = await Promise.all([
-      presented.bearer === undefined ? undefined : bearer(presented.bearer),
-      presented.apiKey === undefined ? undefined : verifier.apiKey(presented.apiKey),
-    ]);
-    if (fromToken && fromKey && (fromToken.tenantId !== fromKey.tenantId || !samePrincipal(fromToken, fromKey))) {
-      throw apiError("ambiguous_credentials");
+    try {
+      const [fromToken, fromKeys] = await Promise.all([
+        presented.bearer === undefined ? undefined : bearer(presented.bearer),
+        Promise.all(presented.apiKeys.map((key) => verifier.apiKey(key))),
+      ]);
+      const publishable = fromKeys.filter((key) => isPublishable(key.scopes));
+      const acting = [...(fromToken ? [fromToken] : []), ...fromKeys.filter((key) => !isPublishable(key.scopes))];
+      if (acting.length > 1 || publishable.length > 1) throw apiError("ambiguous_credentials");
+      const principal = acting[0] ?? (presented.bearer === undefined ? publishable[0] : undefined);
+      const revoked = req.contextValues.get(revokedSessionKey);
+      if (!principal && !revoked && !publicMethods.has(req.method)) throw apiError("unauthorized");
+      req.contextValues.set(principalKey, principal);
+      req.contextValues.set(publishableKeyKey, publishable[0]);
+      const response = await next(req);
+      if (presented.apiKeyInQuery) for (const [name, value] of deprecationHeaders) response.header.set(name, value);
+      return response;
+    } catch (error) {
+      if (presented.apiKeyInQuery && error instanceof ConnectError) {
+        for (const [name, value] of deprecationHeaders) error.metadata.set(name, value);
+      }
+      throw error;
     }
-    const principal = fromToken ?? fromKey;
-    const revoked = req.contextValues.get(revokedSessionKey);
-    if (!principal && !revoked && !publicMethods.has(req.method)) throw apiError("unauthorized");
-    req.contextValues.set(principalKey, principal);
-    const response = await next(req);
-    if (presented.apiKeyInQuery) {
-      response.header.set("deprecation", "true");
-      response.header.set("warning", '299 - "The apikey query parameter is deprecated; send the X-API-Key header"');
-    }
-    return response;
   };
-}
-
-/**
- * A Bearer token and an API key name the same principal only when the key is a publishable
- * (sign-up) key of the token's tenant: the key then adds nothing the token does not already carry.
- */
-function samePrincipal(token: Principal, key: Principal): boolean {
-  return key.scopes.every((scope) => scope === "signup");
 }

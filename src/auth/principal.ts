@@ -22,9 +22,22 @@ export interface Principal {
   sessionId?: string;
 }
 
+/** Whether `scopes` are those of a publishable key: `signup` alone, which grants nothing else. */
+export function isPublishable(scopes: readonly Scope[]): boolean {
+  return scopes.length > 0 && scopes.every((scope) => scope === "signup");
+}
+
 /** Context value holding the request's principal; set by the credentials interceptor. */
 export const principalKey = createContextKey<Principal | undefined>(undefined, {
   description: "authenticated principal",
+});
+
+/**
+ * Context value holding the publishable (sign-up) key a call presented, if any. It is the principal
+ * too when nothing else was presented; beside a user's token it only tells sign-up the tenant.
+ */
+export const publishableKeyKey = createContextKey<Principal | undefined>(undefined, {
+  description: "publishable key presented with the call",
 });
 
 /**

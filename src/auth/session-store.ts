@@ -48,6 +48,8 @@ export interface SessionStore {
   rotate(refreshToken: string): Promise<RotationOutcome>;
   /** Revokes sessions of `userId` by `scope` relative to `sessionId`; returns the ids revoked now. */
   revoke(userId: string, sessionId: string, scope: LogoutScope): Promise<string[]>;
+  /** Revokes every session of `userId`; see {@link revokeAllSessions}. */
+  revokeAll(userId: string): Promise<string[]>;
   /** The state of a session, or `undefined` when it does not exist (or belongs to another user). */
   state(sessionId: string, userId: string): Promise<SessionState | undefined>;
 }
@@ -144,6 +146,16 @@ interface StateRow {
 
 const invalid: RotationOutcome = Object.freeze({ kind: "invalid" });
 
+/**
+ * Revokes every session of `userId` (an administrative change) and returns the ids revoked now. It
+ * needs no secret, so administrative commands call it without building a {@link SessionStore}.
+ */
+export async function revokeAllSessions(orm: MikroORM, userId: string): Promise<string[]> {
+  const [condition, params] = scopeCondition.global("");
+  const rows = await orm.em.getConnection().execute<Array<{ id: string }>>(revokeSql(condition), [userId, ...params]);
+  return rows.map((row) => row.id);
+}
+
 /** Creates the PostgreSQL {@link SessionStore}. */
 export function createSessionStore(options: SessionStoreOptions): SessionStore {
   const { orm, refreshTokenExpirySeconds: expiry, refreshGraceSeconds: grace } = options;
@@ -197,6 +209,8 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       const rows = await orm.em.getConnection().execute<Array<{ id: string }>>(revokeSql(condition), [userId, ...params]);
       return rows.map((row) => row.id);
     },
+
+    revokeAll: (userId) => revokeAllSessions(orm, userId),
 
     async state(sessionId, userId) {
       const [row] = await orm.em.getConnection().execute<StateRow[]>(stateSql, [sessionId, userId]);

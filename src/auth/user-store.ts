@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { UniqueConstraintViolationException, sql } from "@mikro-orm/core";
+import { ForeignKeyConstraintViolationException, UniqueConstraintViolationException, sql, type FilterQuery } from "@mikro-orm/core";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { TenantEntity } from "../db/entities/tenant.js";
 import { UserEntity, type User } from "../db/entities/user.js";
@@ -19,6 +19,23 @@ export interface NewUser {
   tenantId: string;
 }
 
+/** Which users {@link UserStore.list} returns. */
+export interface UserFilter {
+  tenantId?: string;
+  /** Normalised email. */
+  email?: string;
+  /** Only users whose id sorts after this one (keyset paging). */
+  afterId?: string;
+  limit: number;
+}
+
+/** An administrative change of a user; absent fields stay as they are. */
+export interface UserChanges {
+  tenantId?: string;
+  scopes?: readonly Scope[];
+  bannedUntil?: Date | null;
+}
+
 /** Users of the `auth` schema, through MikroORM. */
 export interface UserStore {
   /** The user with the normalised `email`, compared case-insensitively (the unique index's expression). */
@@ -36,6 +53,20 @@ export interface UserStore {
   recordSignIn(em: EntityManager, user: User, newPasswordHash?: string): Promise<void>;
   /** Creates the tenant `id` unless it exists. */
   ensureTenant(id: string): Promise<void>;
+  /** Users matching `filter`, ordered by id. */
+  list(filter: UserFilter): Promise<User[]>;
+  /**
+   * Applies `changes` to user `id` and returns the user afterwards, or null when there is none. A
+   * tenant that does not exist makes it throw an error that {@link isUnknownTenantError} recognises.
+   */
+  update(id: string, changes: UserChanges): Promise<User | null>;
+  /** Deletes user `id` with its sessions and refresh tokens; false when there was none. */
+  remove(id: string): Promise<boolean>;
+}
+
+/** Whether `error` is a foreign key refusing a tenant that does not exist. */
+export function isUnknownTenantError(error: unknown): boolean {
+  return error instanceof ForeignKeyConstraintViolationException;
 }
 
 /** Whether `error` is the unique email index refusing a second account with one address. */
@@ -84,6 +115,28 @@ export function createUserStore(orm: MikroORM): UserStore {
 
     async ensureTenant(id) {
       await orm.em.fork().upsert(TenantEntity, { id, name: id, createdAt: new Date() }, { onConflictAction: "ignore" });
+    },
+
+    list(filter) {
+      const where: FilterQuery<User> = {};
+      if (filter.tenantId !== undefined) where.tenant = filter.tenantId;
+      if (filter.email !== undefined) Object.assign(where, { [sql.lower("email")]: filter.email });
+      if (filter.afterId !== undefined) where.id = { $gt: filter.afterId };
+      return orm.em.fork().find(UserEntity, where, { orderBy: { id: "asc" }, limit: filter.limit });
+    },
+
+    async update(id, changes) {
+      const em = orm.em.fork();
+      const set: Partial<Pick<User, "scopes" | "bannedUntil" | "updatedAt">> & { tenant?: string } = { updatedAt: new Date() };
+      if (changes.tenantId !== undefined) set.tenant = changes.tenantId;
+      if (changes.scopes !== undefined) set.scopes = [...changes.scopes];
+      if (changes.bannedUntil !== undefined) set.bannedUntil = changes.bannedUntil;
+      const updated = await em.nativeUpdate(UserEntity, { id }, set);
+      return updated === 0 ? null : em.findOne(UserEntity, { id });
+    },
+
+    async remove(id) {
+      return (await orm.em.fork().nativeDelete(UserEntity, { id })) > 0;
     },
   };
 }

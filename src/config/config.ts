@@ -51,6 +51,8 @@ export interface Config {
   logLevel: LogLevel;
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
+  /** Browser origins allowed by CORS: `"*"` (default; bearer tokens, no cookies) or a list. */
+  cors: { origins: "*" | string[] };
   auth: AuthConfig;
   query: QueryConfig;
 }
@@ -99,6 +101,11 @@ export const flags = {
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
   "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
   "tls-key": { type: "string", help: "PEM private key" },
+  "cors-origins": {
+    type: "string",
+    env: "HELIOS_CORS_ORIGINS",
+    help: "comma-separated browser origins allowed by CORS, e.g. https://app.example.com (default *: any)",
+  },
   "log-level": { type: "string", env: "LOG_LEVEL", help: `one of ${logLevels.join(", ")} (default info)` },
   help: { type: "boolean", help: "print this help" },
 } satisfies Record<string, FlagSpec>;
@@ -139,6 +146,24 @@ function nonEmpty(name: string, raw: string | undefined, fallback: string): stri
   if (raw === undefined) return fallback;
   if (raw.trim() === "") throw new ConfigError(`--${name} must not be empty`);
   return raw.trim();
+}
+
+function corsOrigins(raw: string | undefined): "*" | string[] {
+  if (raw === undefined || raw.trim() === "*") return "*";
+  const origins = raw.split(",").map((origin) => origin.trim()).filter((origin) => origin !== "");
+  if (origins.length === 0) throw new ConfigError("--cors-origins must list at least one origin, or be *");
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin === "null" || parsed.origin !== origin) {
+      throw new ConfigError(`--cors-origins entries must be origins like https://app.example.com (no path), got "${origin}"`);
+    }
+  }
+  return origins;
 }
 
 /** The minimum length of an HS256 secret, in bytes (RFC 7518 §3.2). */
@@ -215,6 +240,7 @@ export function configFromValues(values: Record<string, string | boolean | undef
     logLevel: logLevel as LogLevel,
     maxBodyBytes: integer("max-body-bytes", str("max-body-bytes"), 1024 * 1024, 1024, 64 * 1024 * 1024),
     shutdownTimeoutMs: seconds("shutdown-timeout", str("shutdown-timeout"), 10, 0, 3600) * 1000,
+    cors: { origins: corsOrigins(str("cors-origins")) },
     auth: {
       jwtSecret: secret("jwt-secret", str("jwt-secret")),
       jwtPreviousSecrets: previous,

@@ -33,8 +33,14 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-const SUPERUSER = "postgres";
-const PASSWORD_FILE = "pg-superuser-password";
+/** The cluster's superuser, which the service logs in as. */
+export const SUPERUSER = "postgres";
+/** File in the data directory holding the superuser's password. */
+export const PASSWORD_FILE = "pg-superuser-password";
+/** The application database of the embedded cluster, unless {@link EmbeddedPostgresOptions.database} says otherwise. */
+export const DEFAULT_DATABASE = "helios";
+/** The cluster directory inside the data directory. */
+export const CLUSTER_DIR = "pg";
 const OWNER_FILE = "pg-owner.pid";
 const READY_TIMEOUT_MS = 60_000;
 const PORT_ATTEMPTS = 5;
@@ -50,7 +56,7 @@ const PORT_ATTEMPTS = 5;
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const log = options.logger.child({ component: "embedded-postgres" });
   const dataDir = resolve(options.dataDir);
-  const clusterDir = join(dataDir, "pg");
+  const clusterDir = join(dataDir, CLUSTER_DIR);
   const ownerFile = join(dataDir, OWNER_FILE);
   const binaries = await findPostgresBinaries();
 
@@ -76,7 +82,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const stop = createStopper(server.child, ownerFile, log);
   try {
     await writeClusterOwner(ownerFile);
-    const database = options.database ?? "helios";
+    const database = options.database ?? DEFAULT_DATABASE;
     await ensureDatabase({ port: server.port, password, database, clusterDir, dataDir });
     log.info(
       {

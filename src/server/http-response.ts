@@ -1,5 +1,6 @@
 import type { NodeServerResponse } from "./node-types.js";
 import { catalogue, type Reason, type RestErrorBody } from "../errors/catalogue.js";
+import { supabaseErrorFields } from "./supabase-compat.js";
 
 /** Writes `body` as a JSON response. */
 export function sendJson(
@@ -17,7 +18,10 @@ export function sendJson(
   res.end(text);
 }
 
-/** Writes the REST error body of `reason`: `{"error": reason, "message": text}` with its status. */
+/**
+ * Writes the REST error body of `reason`: `{"error": reason, "message": text}` with its status (plus
+ * GoTrue's `code` for Supabase clients that negotiated an API version).
+ */
 export function sendError(
   res: NodeServerResponse,
   reason: Reason,
@@ -25,6 +29,11 @@ export function sendError(
   options: { headers?: Record<string, string>; extra?: Record<string, unknown> } = {},
 ): void {
   const entry = catalogue[reason];
-  const body: RestErrorBody = { error: reason, message: message ?? entry.message, ...options.extra };
+  const body: RestErrorBody = {
+    error: reason,
+    message: message ?? entry.message,
+    ...options.extra,
+    ...supabaseErrorFields(res, reason),
+  };
   sendJson(res, entry.status, body, options.headers);
 }

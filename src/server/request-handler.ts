@@ -1,4 +1,4 @@
-import type { DescService } from "@bufbuild/protobuf";
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { createConnectRouter, createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import {
@@ -8,18 +8,24 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import type { Logger } from "../logging/logger.js";
+import { createCors, type CorsOptions } from "./cors.js";
+import { createDocsRoutes } from "./docs-page.js";
 import { handleHealth, type ReadinessProbe } from "./health.js";
 import { restBindings } from "./http-rules.js";
 import { sendError } from "./http-response.js";
 import type { NodeHandlerFn, NodeServerRequest } from "./node-types.js";
+import { buildOpenApiDocument, packageVersion } from "./openapi.js";
 import { registerReflection } from "./reflection.js";
 import { clientAddressKey } from "./request-context.js";
 import { createRestGateway } from "./rest-gateway.js";
+import { negotiateSupabaseApiVersion } from "./supabase-compat.js";
 
 /** A set of RPC services and how to register their implementations. */
 export interface ServiceModule {
   services: DescService[];
   register(router: ConnectRouter): void;
+  /** Methods callable without credentials (documented as such in the OpenAPI document). */
+  publicMethods?: ReadonlySet<DescMethod>;
 }
 
 /** What the request handler serves. */
@@ -30,11 +36,14 @@ export interface RequestHandlerOptions {
   maxBodyBytes: number;
   ready: ReadinessProbe;
   logger: Logger;
+  /** Which browser origins may call the API; default any. */
+  cors?: CorsOptions;
 }
 
 /**
- * Builds the one request listener behind the port: health endpoints, RPCs over gRPC, gRPC-Web and
- * Connect at `/package.Service/Method`, and the REST paths of their `google.api.http` annotations.
+ * Builds the one request listener behind the port: CORS, health endpoints, RPCs over gRPC, gRPC-Web
+ * and Connect at `/package.Service/Method`, the REST paths of their `google.api.http` annotations,
+ * and the OpenAPI document of those paths with its reference page.
  */
 export function createRequestHandler(options: RequestHandlerOptions): NodeHandlerFn {
   const routerOptions = {
@@ -53,14 +62,23 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
 
   const contextValues = (req: NodeServerRequest) =>
     createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? "unknown");
+  const bindings = restBindings(services);
   const gateway = createRestGateway({
-    bindings: restBindings(services),
+    bindings,
     handlers,
     maxBodyBytes: options.maxBodyBytes,
     contextValues,
   });
 
+  const publicMethods = new Set(options.modules.flatMap((module) => [...(module.publicMethods ?? [])]));
+  const docs = createDocsRoutes(
+    buildOpenApiDocument({ bindings, publicMethods, title: "HeliosDB Nano", version: packageVersion() }),
+  );
+  const cors = createCors(options.cors ?? { origins: "*" });
+
   return (req, res) => {
+    if (cors(req, res)) return;
+    negotiateSupabaseApiVersion(req, res);
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const rpc = handlers.get(path);
     const served = rpc
@@ -68,6 +86,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
           universalResponseToNodeResponse(uRes, res),
         )
       : (req.method === "GET" ? handleHealth(path, res, options.ready) : Promise.resolve(false))
+          .then((done) => done || docs.handle(req, res, path))
           .then((done) => done || gateway.handle(req, res))
           .then((done) => {
             if (!done) sendError(res, "not_found", `No route for ${req.method ?? ""} ${path}`);

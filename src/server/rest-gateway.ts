@@ -9,6 +9,7 @@ import { fieldValueFromText, type RestBinding } from "./http-rules.js";
 import { sendError, sendJson } from "./http-response.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { readBody } from "./read-body.js";
+import { withoutGoTrueEnvelope } from "./supabase-compat.js";
 
 /** What the gateway needs from the server. */
 export interface RestGatewayOptions {
@@ -135,7 +136,7 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
           if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
             throw new RestInputError(apiError("validation_failed", "Request body must be a JSON object"));
           }
-          message = parsed as Record<string, unknown>;
+          message = withoutGoTrueEnvelope(req, parsed as Record<string, unknown>);
         }
       } else if (parsed !== undefined) {
         message = { [fieldJsonName(input, binding.body)]: parsed };

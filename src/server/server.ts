@@ -1,3 +1,4 @@
+import { createAdminModule } from "../admin/admin-module.js";
 import { createAuthModule } from "../auth/auth-module.js";
 import { createCredentialsInterceptor } from "../auth/credentials-interceptor.js";
 import type { Config } from "../config/config.js";
@@ -26,6 +27,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   try {
     const jwtSecret = await resolveJwtSecret({ configured: config.auth.jwtSecret, mode: storage.mode, dataDir: config.dataDir });
     const auth = await createAuthModule({ config: config.auth, jwtSecret, orm: storage.orm, logger });
+    const admin = createAdminModule({ orm: storage.orm, accounts: auth.accounts, defaultTenant: config.auth.defaultTenant, logger });
     const query = await createQueryModule({ config: config.query, storage, jwtSecret, logger });
     closeQuery = () => query.close();
     let shuttingDown = false;
@@ -33,6 +35,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       modules: [
         auth,
         query,
+        admin,
       ],
       interceptors: [
         createErrorBoundary(logger),
@@ -43,6 +46,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         }),
       ],
       maxBodyBytes: config.maxBodyBytes,
+      cors: config.cors,
       logger,
       ready: async () => {
         if (shuttingDown) return { ready: false, reason: "shutting down" };

@@ -1,4 +1,5 @@
 import type { EntitySchema } from "@mikro-orm/core";
+import { ApiKeyEntity } from "./api-key.js";
 import { RefreshTokenEntity } from "./refresh-token.js";
 import { SessionEntity } from "./session.js";
 import { TenantEntity } from "./tenant.js";
@@ -6,4 +7,4 @@ import { UserEntity } from "./user.js";
 
 /** Every MikroORM entity of the `auth` schema. Add new entities here. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- EntitySchema's generics differ per entity
-export const entities: EntitySchema<any, any>[] = [TenantEntity, UserEntity, SessionEntity, RefreshTokenEntity];
+export const entities: EntitySchema<any, any>[] = [TenantEntity, UserEntity, SessionEntity, RefreshTokenEntity, ApiKeyEntity];

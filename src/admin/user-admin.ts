@@ -1,0 +1,176 @@
+import { normalizeEmail } from "../auth/email.js";
+import type { Scope } from "../auth/principal.js";
+import type { User } from "../db/entities/user.js";
+import { apiError } from "../errors/catalogue.js";
+import type { Logger } from "../logging/logger.js";
+import type { SessionCache } from "../auth/session-cache.js";
+import type { SessionStore } from "../auth/session-store.js";
+import { isUnknownTenantError, type UserChanges, type UserStore } from "../auth/user-store.js";
+import { userScopes } from "./scope-input.js";
+import { assertTenantExists, type TenantStore } from "./tenant-store.js";
+
+/** A user after an administrative change, and how many of its sessions the change ended. */
+export interface UserChangeResult {
+  user: User;
+  revokedSessions: number;
+}
+
+/** A page of users. */
+export interface UserPage {
+  users: User[];
+  /** Empty on the last page. */
+  nextPageToken: string;
+}
+
+/** What {@link UserAdmin.list} filters by; empty strings mean "any". */
+export interface UserQuery {
+  tenantId: string;
+  email: string;
+  pageSize: number;
+  pageToken: string;
+}
+
+/**
+ * Administrative changes of users. Access tokens carry the tenant and scopes, so every change that
+ * takes rights away (moving tenants, removing a scope, a ban, deletion) ends the user's sessions at
+ * once: they are revoked in storage and in this process's session cache (other instances notice
+ * within the cache's bound, 1 s). Added scopes apply from the user's next refresh or sign-in.
+ */
+export interface UserAdmin {
+  list(query: UserQuery): Promise<UserPage>;
+  /** The user with `email`; `user_not_found` when there is none. */
+  findByEmail(email: string): Promise<User>;
+  move(userId: string, tenantId: string): Promise<UserChangeResult>;
+  setScopes(userId: string, scopes: readonly Scope[]): Promise<UserChangeResult>;
+  grantScopes(userId: string, scopes: readonly Scope[]): Promise<UserChangeResult>;
+  removeScopes(userId: string, scopes: readonly Scope[]): Promise<UserChangeResult>;
+  /** Bans for `durationSeconds`, or until unbanned when 0. */
+  ban(userId: string, durationSeconds: number): Promise<UserChangeResult>;
+  unban(userId: string): Promise<UserChangeResult>;
+  remove(userId: string): Promise<UserChangeResult>;
+}
+
+/** What {@link createUserAdmin} works with. */
+export interface UserAdminDeps {
+  users: UserStore;
+  sessions: Pick<SessionStore, "revokeAll">;
+  /** Told about revoked sessions so this process refuses their tokens at once. */
+  sessionCache: Pick<SessionCache, "revoke">;
+  tenants: Pick<TenantStore, "exists">;
+  logger: Logger;
+}
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The end of a ban without an end; a real date, so every reader compares it like any other. */
+const indefinitely = new Date("9999-12-31T23:59:59Z");
+
+const defaultPageSize = 100;
+const maxPageSize = 1000;
+
+function checkUserId(userId: string): void {
+  if (!uuidPattern.test(userId)) throw apiError("validation_failed", "user_id must be a UUID", { metadata: { field: "user_id" } });
+}
+
+/** Creates the {@link UserAdmin}. */
+export function createUserAdmin(deps: UserAdminDeps): UserAdmin {
+  const { users, sessions, sessionCache, tenants, logger } = deps;
+
+  async function current(userId: string): Promise<User> {
+    checkUserId(userId);
+    const user = await users.findById(userId);
+    if (!user) throw apiError("user_not_found");
+    return user;
+  }
+
+  async function endSessions(userId: string): Promise<number> {
+    const revoked = await sessions.revokeAll(userId);
+    sessionCache.revoke(revoked);
+    return revoked.length;
+  }
+
+  /**
+   * Applies `changes`, then ends the user's sessions when `takesRightsAway`: in this order, so that
+   * no session started in between keeps the old claims.
+   */
+  async function change(userId: string, changes: UserChanges, takesRightsAway: boolean, action: string): Promise<UserChangeResult> {
+    let user: User | null;
+    try {
+      user = await users.update(userId, changes);
+    } catch (error) {
+      if (isUnknownTenantError(error)) throw apiError("tenant_not_found");
+      throw error;
+    }
+    if (!user) throw apiError("user_not_found");
+    const revokedSessions = takesRightsAway ? await endSessions(userId) : 0;
+    logger.info({ userId, action, tenantId: user.tenant.id, scopes: user.scopes, revokedSessions }, "user changed by an admin");
+    return { user, revokedSessions };
+  }
+
+  return {
+    async list(query) {
+      const limit = query.pageSize === 0 ? defaultPageSize : Math.min(query.pageSize, maxPageSize);
+      if (query.pageToken !== "" && !uuidPattern.test(query.pageToken)) {
+        throw apiError("validation_failed", "page_token is invalid", { metadata: { field: "page_token" } });
+      }
+      const found = await users.list({
+        tenantId: query.tenantId === "" ? undefined : query.tenantId,
+        email: query.email === "" ? undefined : normalizeEmail(query.email),
+        afterId: query.pageToken === "" ? undefined : query.pageToken,
+        limit: limit + 1,
+      });
+      const page = found.slice(0, limit);
+      return { users: page, nextPageToken: found.length > limit ? (page.at(-1)?.id ?? "") : "" };
+    },
+
+    async findByEmail(email) {
+      const normalized = normalizeEmail(email);
+      const user = await users.findByEmail(normalized);
+      if (!user) throw apiError("user_not_found", `No user has the email ${normalized}`);
+      return user;
+    },
+
+    async move(userId, tenantId) {
+      const before = await current(userId);
+      await assertTenantExists(tenants, tenantId);
+      return change(userId, { tenantId }, before.tenant.id !== tenantId, "move");
+    },
+
+    async setScopes(userId, scopes) {
+      const before = await current(userId);
+      const lost = before.scopes.some((scope) => !scopes.includes(scope));
+      return change(userId, { scopes }, lost, "set_scopes");
+    },
+
+    async grantScopes(userId, scopes) {
+      const before = await current(userId);
+      const union = userScopes.filter((scope) => before.scopes.includes(scope) || scopes.includes(scope));
+      return change(userId, { scopes: union }, false, "grant_scopes");
+    },
+
+    async removeScopes(userId, scopes) {
+      const before = await current(userId);
+      const kept = before.scopes.filter((scope) => !scopes.includes(scope));
+      return change(userId, { scopes: kept }, kept.length !== before.scopes.length, "remove_scopes");
+    },
+
+    async ban(userId, durationSeconds) {
+      checkUserId(userId);
+      const until = durationSeconds === 0 ? indefinitely : new Date(Date.now() + durationSeconds * 1000);
+      return change(userId, { bannedUntil: until }, true, "ban");
+    },
+
+    async unban(userId) {
+      checkUserId(userId);
+      return change(userId, { bannedUntil: null }, false, "unban");
+    },
+
+    async remove(userId) {
+      const user = await current(userId);
+      const revokedSessions = await endSessions(userId);
+      if (!(await users.remove(userId))) throw apiError("user_not_found");
+      logger.info({ userId, action: "delete", revokedSessions }, "user deleted by an admin");
+      return { user, revokedSessions };
+    },
+  };
+}
