@@ -2,7 +2,8 @@ import { apiError } from "../errors/catalogue.js";
 import type { Principal } from "./principal.js";
 import type { SessionCache } from "./session-cache.js";
 import type { SessionStore } from "./session-store.js";
-import { principalFromClaims, type TokenIssuer } from "./tokens.js";
+import { createLruCache } from "../util/lru-cache.js";
+import { principalFromClaims, type AccessTokenClaims, type TokenIssuer } from "./tokens.js";
 
 // Ids of our users and sessions; anything else cannot name a session, so it never reaches the database.
 const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -12,20 +13,33 @@ export interface BearerVerifierOptions {
   issuer: TokenIssuer;
   sessions: Pick<SessionStore, "state">;
   cache: SessionCache;
-  /** Clock in milliseconds, for bans; default `Date.now`. */
+  /** Clock in milliseconds, for bans and token expiry; default `Date.now`. */
   now?: () => number;
+  /** Verified tokens remembered, so a busy token skips the HMAC; default 10 000. */
+  maxVerifiedTokens?: number;
 }
 
 /**
- * Creates the check of an access token: signature and claims (see {@link TokenIssuer.verify}), then
+ * Creates the check of an access token: signature and claims (see {@link TokenIssuer.verify}, results
+ * remembered per token until its expiry), then
  * that its session is still live (`session_revoked` otherwise, so a logout takes effect at once rather
  * than at expiry) and its user not banned (`user_banned`). Session states come through `cache`.
  */
 export function createBearerVerifier(options: BearerVerifierOptions): (token: string) => Promise<Principal> {
   const { issuer, sessions, cache } = options;
   const now = options.now ?? Date.now;
-  return async (token) => {
+  // Keyed by the exact token text: only a token that verified once can hit. A hit is honoured only
+  // before `exp`; after it the full verification runs again and answers token_expired.
+  const verified = createLruCache<string, AccessTokenClaims>(options.maxVerifiedTokens ?? 10_000);
+  const verify = async (token: string): Promise<AccessTokenClaims> => {
+    const cached = verified.get(token);
+    if (cached && now() < cached.exp * 1000) return cached;
     const claims = await issuer.verify(token);
+    verified.set(token, claims);
+    return claims;
+  };
+  return async (token) => {
+    const claims = await verify(token);
     if (!uuidPattern.test(claims.sub) || !uuidPattern.test(claims.session_id)) throw apiError("invalid_token");
     const state = await cache.get(claims.session_id, () => sessions.state(claims.session_id, claims.sub));
     if (!state?.live) throw apiError("session_revoked");

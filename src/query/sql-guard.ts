@@ -1,7 +1,7 @@
 import { loadModule, parseSync, type ParseResult } from "libpg-query";
 import { apiError, type Reason } from "../errors/catalogue.js";
 import type { Scope } from "../auth/principal.js";
-import { createLruCache } from "./lru-cache.js";
+import { createLruCache } from "../util/lru-cache.js";
 import {
   classifyStatement,
   isRejection,

@@ -1,5 +1,13 @@
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import { createConnectRouter, createContextValues, type ConnectRouter, type Interceptor } from "@connectrpc/connect";
+import {
+  createConnectRouter,
+  createContextValues,
+  createMethodImplSpec,
+  createServiceImplSpec,
+  type ConnectRouter,
+  type Interceptor,
+  type MethodImplSpec,
+} from "@connectrpc/connect";
 import type { UniversalHandler } from "@connectrpc/connect/protocol";
 import {
   compressionBrotli,
@@ -53,7 +61,21 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
   };
   const app = createConnectRouter({ ...routerOptions, interceptors: options.interceptors });
   const services = options.modules.flatMap((module) => module.services);
-  options.modules.forEach((module) => module.register(app));
+  const implementations = new Map<DescMethod, MethodImplSpec>();
+  const recorder: ConnectRouter = {
+    handlers: app.handlers,
+    service(service, implementation, serviceOptions) {
+      for (const spec of Object.values(createServiceImplSpec(service, implementation).methods)) {
+        implementations.set(spec.method, spec);
+      }
+      return app.service(service, implementation, serviceOptions);
+    },
+    rpc(method, implementation, methodOptions) {
+      implementations.set(method, createMethodImplSpec(method, implementation));
+      return app.rpc(method, implementation, methodOptions);
+    },
+  };
+  options.modules.forEach((module) => module.register(recorder));
   const reflection = createConnectRouter(routerOptions);
   registerReflection(reflection, services);
 
@@ -65,7 +87,8 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
   const bindings = restBindings(services);
   const gateway = createRestGateway({
     bindings,
-    handlers,
+    implementations,
+    interceptors: options.interceptors,
     maxBodyBytes: options.maxBodyBytes,
     contextValues,
   });

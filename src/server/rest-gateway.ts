@@ -1,8 +1,12 @@
-import type { DescMessage, JsonObject } from "@bufbuild/protobuf";
-import { ConnectError, type ContextValues } from "@connectrpc/connect";
-import type { UniversalHandler, UniversalServerRequest } from "@connectrpc/connect/protocol";
-import { errorFromJsonBytes } from "@connectrpc/connect/protocol-connect";
-import { universalRequestFromNodeRequest } from "@connectrpc/connect-node";
+import { fromJson, toJson, type DescMessage, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
+import {
+  ConnectError,
+  createHandlerContext,
+  type ContextValues,
+  type Interceptor,
+  type MethodImplSpec,
+} from "@connectrpc/connect";
+import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { apiError, errorDomain, reasonOf } from "../errors/catalogue.js";
 import { fieldValueFromText, type RestBinding } from "./http-rules.js";
@@ -14,8 +18,10 @@ import { withoutGoTrueEnvelope } from "./supabase-compat.js";
 /** What the gateway needs from the server. */
 export interface RestGatewayOptions {
   bindings: RestBinding[];
-  /** The RPC handlers, by request path (`/package.Service/Method`). */
-  handlers: ReadonlyMap<string, UniversalHandler>;
+  /** The implementation of every RPC, by method. */
+  implementations: ReadonlyMap<DescMethod, MethodImplSpec>;
+  /** The interceptors every RPC runs through; REST calls run through the very same ones. */
+  interceptors: Interceptor[];
   maxBodyBytes: number;
   contextValues(req: NodeServerRequest): ContextValues;
 }
@@ -28,17 +34,6 @@ export interface RestGateway {
 
 /** Query parameters that carry credentials, never request fields. */
 const credentialParams = new Set(["apikey"]);
-
-/** Headers of the original request that must not reach the synthesized Connect request. */
-const strippedRequestHeaders = [
-  "content-type",
-  "content-length",
-  "content-encoding",
-  "accept-encoding",
-  "connect-protocol-version",
-  "connect-timeout-ms",
-  "transfer-encoding",
-];
 
 /** Response headers that belong to the Connect envelope, not to the REST answer. */
 const envelopeHeader = /^(content-type|content-length|content-encoding|connect-|grpc-)/i;
@@ -54,13 +49,14 @@ class RestInputError extends Error {
 
 /**
  * Creates the transcoder from REST paths (compiled from `google.api.http`) to RPCs. A REST request
- * becomes a Connect unary JSON call of the RPC's own handler, so it passes the same interceptors,
- * handler and error model as gRPC and Connect clients; the answer is reshaped into the REST
- * contract: the JSON message (or its `response_body` field), 204 for `google.protobuf.Empty`, and
- * errors as `{"error", "message"}` with the catalogue status.
+ * is decoded into the RPC's input message and handed to the RPC's own implementation through the
+ * same interceptor chain that gRPC and Connect calls run (connect's `invokeUnaryImplementation`),
+ * in-process: no protocol envelope, no second JSON pass. The answer follows the REST contract: the
+ * JSON message (or its `response_body` field), 204 for `google.protobuf.Empty`, and errors as
+ * `{"error", "message"}` with the catalogue status.
  */
 export function createRestGateway(options: RestGatewayOptions): RestGateway {
-  const { bindings, handlers, maxBodyBytes } = options;
+  const { bindings, implementations, maxBodyBytes } = options;
 
   async function handle(req: NodeServerRequest, res: NodeServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -77,47 +73,56 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
       return true;
     }
     const { binding } = chosen;
-    const handler = handlers.get(`/${binding.method.parent.typeName}/${binding.method.name}`);
-    if (!handler) throw new Error(`no handler for ${binding.method.parent.typeName}.${binding.method.name}`);
+    const spec = implementations.get(binding.method);
+    if (spec?.kind !== "unary") throw new Error(`no unary implementation of ${binding.method.parent.typeName}.${binding.method.name}`);
 
-    let message: Record<string, unknown>;
+    let input;
     try {
-      message = await requestMessage(req, binding, chosen.match?.groups ?? {}, url.searchParams);
+      const json = await requestMessage(req, binding, chosen.match?.groups ?? {}, url.searchParams);
+      input = fromJson(binding.method.input, json as JsonValue);
     } catch (error) {
-      if (!(error instanceof RestInputError)) throw error;
-      writeRestError(res, error.error);
+      if (error instanceof RestInputError) {
+        writeRestError(res, error.error);
+        return true;
+      }
+      if (!(error instanceof Error)) throw error;
+      // fromJson: unknown fields, wrong types, out-of-range numbers.
+      writeRestError(res, apiError("validation_failed", error.message.replace(/^cannot decode message [\w.]+ from JSON: /, "")));
       return true;
     }
 
     const header = new Headers();
     for (const [name, value] of Object.entries(req.headers)) {
-      if (name.startsWith(":") || strippedRequestHeaders.includes(name) || value === undefined) continue;
+      if (name.startsWith(":") || value === undefined) continue;
       header.set(name, Array.isArray(value) ? value.join(", ") : value);
     }
-    header.set("content-type", "application/json");
-    header.set("connect-protocol-version", "1");
-    const base = universalRequestFromNodeRequest(req, res, message as JsonObject, options.contextValues(req));
-    const rpcRequest: UniversalServerRequest = {
-      ...base,
-      method: "POST",
-      url: `${url.origin}${handler.requestPath}${url.search}`,
-      header,
-      body: message as JsonObject,
-    };
-    const rpcResponse = await handler(rpcRequest);
-    const bytes = await collect(rpcResponse.body);
-    const restHeaders = passThroughHeaders(rpcResponse.header, rpcResponse.trailer);
-    if (rpcResponse.status !== 200) {
-      writeRestError(res, errorFromJsonBytes(bytes, undefined, apiError("internal_error")), restHeaders);
+    const aborted = new AbortController();
+    res.once("close", () => aborted.abort());
+    const context = createHandlerContext({
+      service: binding.method.parent,
+      method: binding.method,
+      protocolName: "rest",
+      requestMethod: req.method ?? "POST",
+      url: url.toString(),
+      requestSignal: aborted.signal,
+      requestHeader: header,
+      contextValues: options.contextValues(req),
+    });
+    let output;
+    try {
+      output = await invokeUnaryImplementation(spec, context, input, options.interceptors);
+    } catch (error) {
+      writeRestError(res, ConnectError.from(error), responseHeaders(context.responseHeader, context.responseTrailer));
       return true;
     }
+    const restHeaders = responseHeaders(context.responseHeader, context.responseTrailer);
     if (binding.method.output.typeName === "google.protobuf.Empty") {
       res.writeHead(204, restHeaders);
       res.end();
       return true;
     }
-    const output = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
-    sendJson(res, 200, selectResponseBody(binding, output), restHeaders);
+    const body = toJson(binding.method.output, output, { alwaysEmitImplicit: true }) as Record<string, unknown>;
+    sendJson(res, 200, selectResponseBody(binding, body), restHeaders);
     return true;
   }
 
@@ -210,23 +215,13 @@ function writeRestError(res: NodeServerResponse, error: ConnectError, headers: R
   sendError(res, reasonOf(error), error.rawMessage, { headers, extra: info ? { ...info.metadata } : {} });
 }
 
-function passThroughHeaders(header: Headers | undefined, trailer: Headers | undefined): Record<string, string> {
+function responseHeaders(header: Headers, trailer: Headers): Record<string, string> {
   const result: Record<string, string> = {};
-  header?.forEach((value, name) => {
-    if (envelopeHeader.test(name)) return;
-    if (name.startsWith("trailer-")) result[name.slice("trailer-".length)] = value;
-    else result[name] = value;
+  header.forEach((value, name) => {
+    result[name] = value;
   });
-  trailer?.forEach((value, name) => {
+  trailer.forEach((value, name) => {
     result[name] = value;
   });
   return result;
-}
-
-async function collect(body: AsyncIterable<Uint8Array> | Uint8Array | undefined): Promise<Uint8Array> {
-  if (body === undefined) return new Uint8Array(0);
-  if (body instanceof Uint8Array) return body;
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of body) chunks.push(chunk);
-  return Buffer.concat(chunks);
 }

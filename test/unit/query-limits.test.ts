@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ConnectError } from "@connectrpc/connect";
 import { reasonOf } from "../../src/errors/catalogue.js";
 import { createConcurrencyLimiter } from "../../src/query/concurrency-limiter.js";
-import { createLruCache } from "../../src/query/lru-cache.js";
+import { createLruCache } from "../../src/util/lru-cache.js";
 import { scramSha256Verifier, scramVerifierMatches } from "../../src/query/scram-verifier.js";
 
 describe("concurrency limiter", () => {
