@@ -151,7 +151,8 @@ describe.each(backends)("short-lived tokens on %s storage", (backend) => {
   const ledger = createSecretLedger();
   beforeAll(async () => {
     server = await startTestServer(backend, [
-      "--token-expiry", "1", "--jwt-clock-skew", "0", "--refresh-token-expiry", "2", ...generousLimits,
+      // iat is whole seconds, so a token lives between expiry - 1 and expiry seconds: 3 leaves room.
+      "--token-expiry", "3", "--jwt-clock-skew", "0", "--refresh-token-expiry", "4", ...generousLimits,
     ]);
   });
   afterAll(() => server?.close());
@@ -160,15 +161,15 @@ describe.each(backends)("short-lived tokens on %s storage", (backend) => {
     const api = authApi("rest", server.url);
     const user = await signUpUser(api, "short");
     ledger.addUser(user);
-    expect(user.session).toMatchObject({ expires_in: 1 });
-    expect(user.session.expires_at - Number(jwtPayload(user.session.access_token).iat)).toBe(1);
+    expect(user.session).toMatchObject({ expires_in: 3 });
+    expect(user.session.expires_at - Number(jwtPayload(user.session.access_token).iat)).toBe(3);
     expectOk(await api.getUser(user.session.access_token));
 
-    await sleep(2100);
+    await sleep(4100);
     for (const protocol of protocols) {
       expectFailure(await authApi(protocol, server.url).getUser(user.session.access_token), "token_expired", "Token has expired");
     }
-    // The refresh token (2 s) has expired too.
+    // The refresh token (4 s) has expired too.
     expectFailure(await api.refresh(user.session.refresh_token), "invalid_refresh_token");
 
     // Clients still attach the expired token when they sign in again or refresh: that is no error.
