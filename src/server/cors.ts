@@ -38,8 +38,8 @@ export const corsExposedHeaders: readonly string[] = [
   "x-supabase-api-version",
 ];
 
-/** Methods any route of the API answers. */
-export const corsAllowedMethods: readonly string[] = ["GET", "POST", "OPTIONS"];
+/** Methods the API's routes answer (AdminService uses PUT and DELETE too). */
+export const corsAllowedMethods: readonly string[] = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"];
 
 /** How long browsers may cache a preflight answer, in seconds. */
 const preflightMaxAgeSeconds = 7200;

@@ -43,7 +43,7 @@ describe.each(backends)("CORS on %s storage", (backend) => {
         const res = await preflight(server, path, "https://app.example.com");
         expect(res.status).toBe(204);
         expect(res.headers.get("access-control-allow-origin")).toBe("*");
-        expect(list(res.headers.get("access-control-allow-methods"))).toEqual(expect.arrayContaining(["get", "post", "options"]));
+        expect(list(res.headers.get("access-control-allow-methods"))).toEqual(expect.arrayContaining(["get", "post", "put", "delete", "options"]));
         expect(list(res.headers.get("access-control-allow-headers"))).toEqual(expect.arrayContaining(requiredRequestHeaders));
         expect(Number(res.headers.get("access-control-max-age"))).toBeGreaterThan(0);
         expect(res.headers.get("access-control-allow-credentials")).toBeNull();
