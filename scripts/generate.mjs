@@ -10,6 +10,7 @@ const root = join(dirname(new URL(import.meta.url).pathname), "..");
 const thirdParty = join(root, "third_party");
 const googleProtos = dirname(require.resolve("google-proto-files/package.json"));
 const reflectionProtos = join(dirname(require.resolve("@grpc/reflection/package.json")), "build", "proto");
+const healthProtos = join(dirname(require.resolve("grpc-health-check/package.json")), "proto");
 
 const files = [
   [googleProtos, "google/api/annotations.proto"],
@@ -17,11 +18,13 @@ const files = [
   [googleProtos, "google/rpc/error_details.proto"],
   [reflectionProtos, "grpc/reflection/v1/reflection.proto"],
   [reflectionProtos, "grpc/reflection/v1alpha/reflection.proto"],
+  [healthProtos, "health/v1/health.proto", "grpc/health/v1/health.proto"],
 ];
 
 rmSync(thirdParty, { recursive: true, force: true });
-for (const [from, file] of files) {
-  mkdirSync(dirname(join(thirdParty, file)), { recursive: true });
-  cpSync(join(from, file), join(thirdParty, file));
+// [package folder, path in the package, path under third_party/ when it differs (the import path)]
+for (const [from, file, to = file] of files) {
+  mkdirSync(dirname(join(thirdParty, to)), { recursive: true });
+  cpSync(join(from, file), join(thirdParty, to));
 }
 execFileSync(join(root, "node_modules", ".bin", "buf"), ["generate"], { cwd: root, stdio: "inherit" });

@@ -7,10 +7,12 @@ import type { ServiceModule } from "../server/request-handler.js";
 import type { ApiKeyCacheOptions } from "./api-key-cache.js";
 import { createApiKeyStore, type ApiKeyStore } from "./api-key-store.js";
 import { createApiKeyVerifier, type ApiKeyVerifier } from "./api-key-verifier.js";
+import { instrumentApiKeyStore, instrumentRateLimiter, instrumentSessionStore, instrumentUserStore, silentAuthEvents, type AuthEvents } from "./auth-metrics.js";
 import { createAuthRateLimits } from "./auth-rate-limits.js";
 import { createAuthServiceImpl } from "./auth-service.js";
 import { createBearerVerifier } from "./bearer-verifier.js";
 import type { CredentialVerifier } from "./credentials-interceptor.js";
+import type { InvalidationTargets } from "./invalidation-bus.js";
 import { defaultPasswordHasher, type PasswordHasher } from "./passwords.js";
 import { createMemoryRateLimiter, type RateLimiter } from "./rate-limiter.js";
 import { createSessionCache, type SessionCache, type SessionCacheOptions } from "./session-cache.js";
@@ -33,11 +35,14 @@ export interface AuthModuleDeps {
   sessionCache?: SessionCacheOptions;
   /** Bounds of the key-state cache of the API-key check. */
   apiKeyCache?: ApiKeyCacheOptions;
+  /** Told about sign-ups, sign-ins, refreshes, revocations and rate-limit hits (metrics). */
+  events?: AuthEvents;
 }
 
 /**
  * The account stores and caches, shared with administration: a change made through these takes
- * effect in this process at once (the caches are told) and in others within the caches' bounds.
+ * effect in this process at once (the caches are told), and in other instances as it commits (the
+ * database publishes it to their invalidation bus) or at the latest within the caches' bounds.
  */
 export interface Accounts {
   users: UserStore;
@@ -56,6 +61,8 @@ export interface AuthModule extends ServiceModule {
   publicMethods: ReadonlySet<DescMethod>;
   /** Callable with the token of a revoked session, as a no-op: Logout. */
   revokedSessionMethods: ReadonlySet<DescMethod>;
+  /** The caches, for the invalidation bus to keep in step with changes made elsewhere. */
+  invalidation: InvalidationTargets;
 }
 
 /**
@@ -68,18 +75,23 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
   const logger = deps.logger.child({ component: "auth" });
   const issuer = createTokenIssuer({ ...config, jwtSecret }, { clockSkewSeconds: config.clockSkewSeconds });
   const hasher = deps.hasher ?? defaultPasswordHasher();
-  const users = createUserStore(orm);
-  const sessions = createSessionStore({
-    orm,
-    refreshTokenExpirySeconds: config.refreshTokenExpirySeconds,
-    refreshGraceSeconds: config.refreshGraceSeconds,
-    childSecret: jwtSecret,
-    previousChildSecrets: config.jwtPreviousSecrets,
-  });
+  const events = deps.events ?? silentAuthEvents;
+  const users = instrumentUserStore(createUserStore(orm), events);
+  const sessions = instrumentSessionStore(
+    createSessionStore({
+      orm,
+      refreshTokenExpirySeconds: config.refreshTokenExpirySeconds,
+      refreshGraceSeconds: config.refreshGraceSeconds,
+      childSecret: jwtSecret,
+      previousChildSecrets: config.jwtPreviousSecrets,
+    }),
+    events,
+  );
   const cache = createSessionCache(deps.sessionCache);
-  const apiKeys = createApiKeyStore(orm);
+  const apiKeys = instrumentApiKeyStore(createApiKeyStore(orm), events);
   const apiKeyVerifier = createApiKeyVerifier({ store: apiKeys, logger, cache: deps.apiKeyCache });
-  const limits = createAuthRateLimits(config.rateLimit, deps.rateLimiter ?? createMemoryRateLimiter());
+  const limiter = instrumentRateLimiter(deps.rateLimiter ?? createMemoryRateLimiter(), events);
+  const limits = createAuthRateLimits(config.rateLimit, limiter);
   await Promise.all([users.ensureTenant(config.defaultTenant), hasher.warmUp()]);
 
   const impl = createAuthServiceImpl({ config, orm, issuer, hasher, users, sessions, cache, limits, logger });
@@ -94,5 +106,14 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
     accounts: { users, sessions, sessionCache: cache, apiKeys, apiKeyVerifier },
     publicMethods: new Set([methods.signUp, methods.token, methods.refresh]),
     revokedSessionMethods: new Set([methods.logout]),
+    invalidation: {
+      forgetSession: (sessionId) => cache.forget([sessionId]),
+      forgetUser: (userId) => cache.forgetUser(userId),
+      forgetApiKey: (keyId) => apiKeyVerifier.forget(keyId),
+      forgetAll() {
+        cache.clear();
+        apiKeyVerifier.forgetAll();
+      },
+    },
   };
 }

@@ -24,6 +24,12 @@ export interface BearerVerifierOptions {
  * remembered per token until its expiry), then
  * that its session is still live (`session_revoked` otherwise, so a logout takes effect at once rather
  * than at expiry) and its user not banned (`user_banned`). Session states come through `cache`.
+ *
+ * The principal's rights follow the user as stored now, not as they were when the token was signed,
+ * so that a change reaches every instance as fast as the session state does (within the cache's
+ * bound, normally milliseconds through the invalidation bus): its scopes are those the token names
+ * that the user still holds (a removed scope stops working at once; a granted one needs a refresh,
+ * so a token never grants more than it says), and its tenant is the user's current one.
  */
 export function createBearerVerifier(options: BearerVerifierOptions): (token: string) => Promise<Principal> {
   const { issuer, sessions, cache } = options;
@@ -44,6 +50,7 @@ export function createBearerVerifier(options: BearerVerifierOptions): (token: st
     const state = await cache.get(claims.session_id, () => sessions.state(claims.session_id, claims.sub));
     if (!state?.live) throw apiError("session_revoked");
     if (state.bannedUntil !== null && state.bannedUntil.getTime() > now()) throw apiError("user_banned");
-    return principalFromClaims(claims);
+    const principal = principalFromClaims(claims);
+    return { ...principal, scopes: principal.scopes.filter((scope) => state.scopes.includes(scope)), tenantId: state.tenantId };
   };
 }

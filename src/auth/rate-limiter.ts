@@ -1,5 +1,6 @@
 import type { ConnectError } from "@connectrpc/connect";
 import { apiError } from "../errors/catalogue.js";
+import { isExpired, slideWindow, windowMsOf, type WindowCounter } from "./sliding-window.js";
 
 /** The answer to one {@link RateLimiter.consume}. */
 export interface RateLimitDecision {
@@ -40,26 +41,16 @@ export interface MemoryRateLimiter extends RateLimiter {
   readonly size: number;
 }
 
-interface Counter {
-  windowMs: number;
-  /** Start of the current fixed window, a multiple of `windowMs`. */
-  start: number;
-  previous: number;
-  current: number;
-}
-
 const allowedWithoutLimit: RateLimitDecision = Object.freeze({ allowed: true, retryAfterSeconds: 0, remaining: Infinity });
 
 /**
- * Creates an in-memory sliding-window limiter. Each key keeps the counts of the current and the
- * previous fixed window and weighs the previous one by how much of it still overlaps the sliding
- * window (the "sliding window counter" of Cloudflare and others): two numbers per key, and no burst
- * of twice the limit across a window boundary as with plain fixed windows.
+ * Creates an in-memory sliding-window limiter (see `sliding-window.ts`: two counts per key, and no
+ * burst of twice the limit across a window boundary as with plain fixed windows).
  *
  * Memory is bounded: expired keys are swept periodically and, past `maxKeys`, the least recently used
  * key is dropped. Dropping forgets that key's count, so `maxKeys` should sit well above the number of
- * keys live within one window. Limits are per process; instances behind a load balancer each allow the
- * full budget until a shared store replaces this one.
+ * keys live within one window. Limits are per process: instances sharing a database use the
+ * PostgreSQL limiter (`postgres-rate-limiter.ts`) instead.
  */
 export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}): MemoryRateLimiter {
   const now = options.now ?? Date.now;
@@ -68,30 +59,21 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
   if (!Number.isInteger(maxKeys) || maxKeys < 1) throw new RangeError("maxKeys must be a positive integer");
 
   // A Map iterates in insertion order; re-inserting on every touch makes the first key the least recent.
-  const counters = new Map<string, Counter>();
+  const counters = new Map<string, WindowCounter>();
   let lastSweep = now();
-
-  const expired = (counter: Counter, t: number) => t >= counter.start + 2 * counter.windowMs;
 
   function sweep(t: number): void {
     lastSweep = t;
-    for (const [key, counter] of counters) if (expired(counter, t)) counters.delete(key);
+    for (const [key, counter] of counters) if (isExpired(counter, t)) counters.delete(key);
   }
 
   function consumeNow(key: string, limit: number, windowSeconds: number): RateLimitDecision {
     if (limit <= 0) return allowedWithoutLimit;
-    if (!(windowSeconds > 0) || !Number.isFinite(windowSeconds)) throw new RangeError("windowSeconds must be positive");
+    const windowMs = windowMsOf(windowSeconds);
     const t = now();
     if (t - lastSweep >= sweepIntervalMs) sweep(t);
 
-    const windowMs = windowSeconds * 1000;
-    const start = Math.floor(t / windowMs) * windowMs;
-    let counter = counters.get(key);
-    if (!counter || counter.windowMs !== windowMs || start >= counter.start + 2 * windowMs) {
-      counter = { windowMs, start, previous: 0, current: 0 };
-    } else if (start > counter.start) {
-      counter = { windowMs, start, previous: counter.current, current: 0 };
-    }
+    const { counter, decision } = slideWindow(counters.get(key), t, limit, windowMs);
     counters.delete(key);
     counters.set(key, counter);
     while (counters.size > maxKeys) {
@@ -99,23 +81,7 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
       if (oldest.done) break;
       counters.delete(oldest.value);
     }
-
-    const elapsed = t - start;
-    const estimate = counter.previous * (1 - elapsed / windowMs) + counter.current;
-    if (estimate + 1 <= limit) {
-      counter.current++;
-      return { allowed: true, retryAfterSeconds: 0, remaining: Math.floor(limit - estimate - 1) };
-    }
-
-    let waitMs: number;
-    if (counter.current + 1 <= limit) {
-      // The previous window's weight must fall until one more request fits within this window.
-      waitMs = windowMs * (1 - (limit - counter.current - 1) / counter.previous) - elapsed;
-    } else {
-      // This window is full: wait for the next, then for this window's weight to fall enough there.
-      waitMs = windowMs - elapsed + windowMs * Math.max(0, 1 - (limit - 1) / counter.current);
-    }
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)), remaining: 0 };
+    return decision;
   }
 
   return {

@@ -4,16 +4,24 @@ import type { SessionState } from "./session-store.js";
  * Remembers session states for the bearer check, so that a busy session costs one database read per
  * `ttl` rather than one per request.
  *
- * Bounds: a live state is trusted for at most `ttlMs` (the longest a logout or ban made by another
- * instance goes unnoticed here); a revoked or missing session never comes back, so that answer is kept
- * until evicted; at most `maxEntries` sessions are held (least recently stored evicted first).
- * Concurrent misses of one session share one read.
+ * Bounds: a live state is trusted for at most `ttlMs`, the longest a logout, ban or scope change
+ * made elsewhere goes unnoticed here should the invalidation bus miss it (normally the bus drops the
+ * entry within milliseconds: {@link SessionCache.forget}, {@link SessionCache.forgetUser}); a revoked
+ * or missing session never comes back, so that answer is kept until evicted; at most `maxEntries`
+ * sessions are held (least recently stored evicted first). Concurrent misses of one session share one
+ * read, and a read that was in flight when an entry was dropped is not stored.
  */
 export interface SessionCache {
   /** The state of `sessionId`, from the cache or else from `load`. */
   get(sessionId: string, load: () => Promise<SessionState | undefined>): Promise<SessionState | undefined>;
   /** Marks sessions revoked here and now (after a logout or reuse detection in this process). */
   revoke(sessionIds: Iterable<string>): void;
+  /** Drops sessions, so that their next use reads storage (they changed elsewhere). */
+  forget(sessionIds: Iterable<string>): void;
+  /** Drops every session of `userId` (its scopes, tenant or ban changed, or it was deleted). */
+  forgetUser(userId: string): void;
+  /** Drops everything (changes may have gone unnoticed). */
+  clear(): void;
   /** Sessions currently held. */
   readonly size: number;
 }
@@ -44,6 +52,8 @@ export function createSessionCache(options: SessionCacheOptions = {}): SessionCa
 
   const entries = new Map<string, Entry>();
   const loading = new Map<string, Promise<SessionState | undefined>>();
+  // Bumped when entries are dropped by user or all at once: reads begun before then are not stored.
+  let generation = 0;
 
   function store(sessionId: string, entry: Entry): void {
     entries.delete(sessionId);
@@ -67,12 +77,13 @@ export function createSessionCache(options: SessionCacheOptions = {}): SessionCa
       const pending = loading.get(sessionId);
       if (pending) return pending;
 
+      const started = generation;
       const read = load().then(
         (state) => {
-          // A revocation recorded while the read was in flight wins over what the read saw.
+          // A revocation or invalidation recorded while the read was in flight wins over what it saw.
           if (loading.get(sessionId) === read) {
             loading.delete(sessionId);
-            store(sessionId, { state, expiresAt: isFinal(state) ? Infinity : now() + ttlMs });
+            if (generation === started) store(sessionId, { state, expiresAt: isFinal(state) ? Infinity : now() + ttlMs });
           }
           return state;
         },
@@ -94,6 +105,24 @@ export function createSessionCache(options: SessionCacheOptions = {}): SessionCa
           expiresAt: Infinity,
         });
       }
+    },
+
+    forget(sessionIds) {
+      for (const sessionId of sessionIds) {
+        loading.delete(sessionId);
+        entries.delete(sessionId);
+      }
+    },
+
+    forgetUser(userId) {
+      generation++;
+      for (const [sessionId, entry] of entries) if (entry.state?.userId === userId) entries.delete(sessionId);
+    },
+
+    clear() {
+      generation++;
+      entries.clear();
+      loading.clear();
     },
   };
 }

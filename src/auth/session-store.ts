@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { childRefreshToken, hashRefreshToken, newRefreshToken, refreshTokenHashesEqual } from "./refresh-tokens.js";
+import type { Scope } from "./principal.js";
 
 /** A session just started: its id and its first refresh token (the only time the token exists in clear). */
 export interface NewSession {
@@ -35,6 +36,10 @@ export interface SessionState {
   live: boolean;
   /** The user's ban, if any (compared with the clock when used). */
   bannedUntil: Date | null;
+  /** The user's scopes now (a token names those it was signed with). */
+  scopes: Scope[];
+  /** The user's tenant now. */
+  tenantId: string;
 }
 
 /**
@@ -116,7 +121,7 @@ const revokeSql = (condition: string) => `
 
 const stateSql = `
   select s.user_id, s.revoked_at is null and (s.not_after is null or s.not_after > clock_timestamp()) as live,
-         u.banned_until
+         u.banned_until, u.scopes, u.tenant_id
   from auth.sessions s join auth.users u on u.id = s.user_id
   where s.id = ? and s.user_id = ?`;
 
@@ -142,6 +147,8 @@ interface StateRow {
   live: boolean;
   /** MikroORM's pg setup returns timestamptz as text. */
   banned_until: string | Date | null;
+  scopes: Scope[];
+  tenant_id: string;
 }
 
 const invalid: RotationOutcome = Object.freeze({ kind: "invalid" });
@@ -216,7 +223,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       const [row] = await orm.em.getConnection().execute<StateRow[]>(stateSql, [sessionId, userId]);
       if (!row) return undefined;
       const bannedUntil = row.banned_until === null ? null : new Date(row.banned_until);
-      return { userId: row.user_id, live: row.live, bannedUntil };
+      return { userId: row.user_id, live: row.live, bannedUntil, scopes: row.scopes, tenantId: row.tenant_id };
     },
   };
 }

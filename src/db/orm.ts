@@ -14,6 +14,18 @@ export interface OrmOptions {
   readonly logger: Logger;
 }
 
+/** knex's logger, writing to ours (its messages carry driver text, never parameters). */
+function knexLog(logger: Logger): Record<"warn" | "error" | "deprecate" | "debug", (message: unknown) => void> {
+  const log = logger.child({ component: "knex" });
+  const text = (message: unknown) => (message instanceof Error ? message.message : String(message));
+  return {
+    warn: (message) => log.warn(text(message)),
+    error: (message) => log.error(text(message)),
+    deprecate: (message) => log.debug(text(message)),
+    debug: (message) => log.debug(text(message)),
+  };
+}
+
 /** Name of the table recording applied migrations; it lives in the `auth` schema. */
 export const MIGRATIONS_TABLE = "auth.mikro_orm_migrations";
 
@@ -31,7 +43,11 @@ export async function openOrm({ url, logger }: OrmOptions): Promise<MikroORM> {
     // MikroORM reads host, user, database from clientUrl; pg's connectionString also keeps
     // parameters MikroORM drops (sslmode, options, ...).
     clientUrl: url,
-    driverOptions: { connection: { connectionString: url, connectionTimeoutMillis: 10_000 } },
+    driverOptions: {
+      connection: { connectionString: url, connectionTimeoutMillis: 10_000 },
+      // knex would print its warnings (a broken pooled connection) with console.log, outside the JSON log.
+      log: knexLog(logger),
+    },
     pool: { min: 0, max: 10 },
     entities,
     discovery: { warnWhenNoEntities: false, disableDynamicFileAccess: true },

@@ -84,6 +84,13 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
     application_name: "heliosdb-nano/query",
   });
   pool.on("error", (error) => logger?.warn({ error: error.message }, "idle query connection failed"));
+  // pg reports the death of a checked-out connection as an 'error' event when no query is active on
+  // it (a FATAL arriving right after another message, as when the server restarts or terminates
+  // sessions); unheard, that event ends the process. The failure surfaces through the next query, and
+  // the pool drops a connection that is no longer queryable when it is released.
+  const ignore = () => undefined;
+  pool.on("acquire", (client) => client.on("error", ignore));
+  pool.on("release", (_error, client) => client.off("error", ignore));
   const limiter = createConcurrencyLimiter(config.maxConcurrentPerTenant);
   const types = createTypeRegistry(async (oids) => {
     const result = await pool.query<TypeRow>(

@@ -2,7 +2,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { readFile } from "node:fs/promises";
-import type { NodeHandlerFn } from "./node-types.js";
+import type { NodeHandlerFn, NodeServerResponse } from "./node-types.js";
 
 /** Where and how to listen. */
 export interface ListenOptions {
@@ -27,15 +27,20 @@ const http2Preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
  * gRPC-Web). With TLS, ALPN chooses between h2 and http/1.1.
  */
 export async function listen(options: ListenOptions): Promise<Listener> {
-  let inFlight = 0;
+  const inFlight = new Set<NodeServerResponse>();
   let idle: (() => void) | undefined;
   let draining = false;
+  // An HTTP/1.1 response that has not started yet ends its connection, so that no further request
+  // can arrive on it while draining (and be cut when the last connections are closed).
+  const closeConnectionAfter = (res: NodeServerResponse) => {
+    if ("shouldKeepAlive" in res && !res.headersSent) res.setHeader("connection", "close");
+  };
   const handler: NodeHandlerFn = (req, res) => {
-    inFlight++;
-    if (draining && "shouldKeepAlive" in res) res.setHeader("connection", "close");
+    inFlight.add(res);
+    if (draining) closeConnectionAfter(res);
     res.once("close", () => {
-      inFlight--;
-      if (inFlight === 0) idle?.();
+      inFlight.delete(res);
+      if (inFlight.size === 0) idle?.();
     });
     options.handler(req, res);
   };
@@ -78,9 +83,10 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   async function close(drainMs: number): Promise<void> {
     draining = true;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const res of inFlight) closeConnectionAfter(res);
     for (const session of sessions) session.close();
     h1?.closeIdleConnections();
-    if (inFlight > 0) {
+    if (inFlight.size > 0) {
       await new Promise<void>((resolve) => {
         idle = resolve;
         setTimeout(resolve, drainMs).unref();

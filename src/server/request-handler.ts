@@ -16,16 +16,21 @@ import {
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
 import type { Logger } from "../logging/logger.js";
+import { runInRequestScope } from "../logging/request-scope.js";
 import { createCors, type CorsOptions } from "./cors.js";
 import { createDocsRoutes } from "./docs-page.js";
-import { handleHealth, type ReadinessProbe } from "./health.js";
+import { healthServices, registerHealth } from "./grpc-health.js";
+import { handleHealth } from "./health.js";
 import { restBindings } from "./http-rules.js";
 import { sendError } from "./http-response.js";
 import type { NodeHandlerFn, NodeServerRequest } from "./node-types.js";
+import { handleMetrics, type Metrics } from "./metrics.js";
 import { buildOpenApiDocument, packageVersion } from "./openapi.js";
 import { registerReflection } from "./reflection.js";
 import { clientAddressKey } from "./request-context.js";
+import { noteRequestReason, observeRequest } from "./request-observer.js";
 import { createRestGateway } from "./rest-gateway.js";
+import type { ServingState } from "./serving-state.js";
 import { negotiateSupabaseApiVersion } from "./supabase-compat.js";
 
 /** A set of RPC services and how to register their implementations. */
@@ -42,16 +47,21 @@ export interface RequestHandlerOptions {
   /** Run around every RPC of `modules`, REST calls included; reflection stays outside them. */
   interceptors: Interceptor[];
   maxBodyBytes: number;
-  ready: ReadinessProbe;
+  /** Readiness, behind `/ready` and the gRPC health service. */
+  serving: ServingState;
+  /** Counted per request, and served at `/metrics`. */
+  metrics: Metrics;
   logger: Logger;
   /** Which browser origins may call the API; default any. */
   cors?: CorsOptions;
 }
 
 /**
- * Builds the one request listener behind the port: CORS, health endpoints, RPCs over gRPC, gRPC-Web
- * and Connect at `/package.Service/Method`, the REST paths of their `google.api.http` annotations,
- * and the OpenAPI document of those paths with its reference page.
+ * Builds the one request listener behind the port: CORS, health endpoints (`/health`, `/ready`, and
+ * `grpc.health.v1`), `/metrics`, RPCs over gRPC, gRPC-Web and Connect at `/package.Service/Method`,
+ * the REST paths of their `google.api.http` annotations, and the OpenAPI document of those paths
+ * with its reference page. Every request gets an id (`X-Request-Id`), one log line and its metrics
+ * (see `request-observer.ts`).
  */
 export function createRequestHandler(options: RequestHandlerOptions): NodeHandlerFn {
   const routerOptions = {
@@ -76,8 +86,10 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
     },
   };
   options.modules.forEach((module) => module.register(recorder));
+  // Reflection and health answer without credentials, so they stay outside the interceptors.
   const reflection = createConnectRouter(routerOptions);
-  registerReflection(reflection, services);
+  registerReflection(reflection, [...services, ...healthServices]);
+  registerHealth(reflection, { state: options.serving, services });
 
   const handlers = new Map<string, UniversalHandler>();
   for (const handler of [...app.handlers, ...reflection.handlers]) handlers.set(handler.requestPath, handler);
@@ -99,25 +111,36 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
   );
   const cors = createCors(options.cors ?? { origins: "*" });
 
+  const readiness = () => options.serving.readiness();
+
   return (req, res) => {
-    if (cors(req, res)) return;
-    negotiateSupabaseApiVersion(req, res);
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
     const rpc = handlers.get(path);
-    const served = rpc
-      ? rpc(universalRequestFromNodeRequest(req, res, undefined, contextValues(req))).then((uRes) =>
-          universalResponseToNodeResponse(uRes, res),
-        )
-      : (req.method === "GET" ? handleHealth(path, res, options.ready) : Promise.resolve(false))
-          .then((done) => done || docs.handle(req, res, path))
-          .then((done) => done || gateway.handle(req, res))
-          .then((done) => {
-            if (!done) sendError(res, "not_found", `No route for ${req.method ?? ""} ${path}`);
-          });
-    served.catch((error: unknown) => {
-      options.logger.error({ err: error, path }, "request failed outside the RPC error model");
-      if (!res.headersSent) sendError(res, "internal_error");
-      else res.destroy?.();
+    const scope = observeRequest(req, res, path, rpc !== undefined, { logger: options.logger, metrics: options.metrics });
+    runInRequestScope(scope, () => {
+      if (cors(req, res)) return;
+      negotiateSupabaseApiVersion(req, res);
+      const served = rpc
+        ? rpc(universalRequestFromNodeRequest(req, res, undefined, contextValues(req))).then((uRes) =>
+            universalResponseToNodeResponse(uRes, res),
+          )
+        : (req.method === "GET"
+            ? handleHealth(path, res, readiness).then((done) => done || handleMetrics(path, res, options.metrics))
+            : Promise.resolve(false)
+          )
+            .then((done) => done || docs.handle(req, res, path))
+            .then((done) => done || gateway.handle(req, res))
+            .then((done) => {
+              if (done) return;
+              noteRequestReason("not_found");
+              sendError(res, "not_found", `No route for ${req.method ?? ""} ${path}`);
+            });
+      served.catch((error: unknown) => {
+        noteRequestReason("internal_error");
+        options.logger.error({ err: error, path }, "request failed outside the RPC error model");
+        if (!res.headersSent) sendError(res, "internal_error");
+        else res.destroy?.();
+      });
     });
   };
 }

@@ -1,14 +1,21 @@
 import { createAdminModule } from "../admin/admin-module.js";
 import { createAuthModule } from "../auth/auth-module.js";
 import { createCredentialsInterceptor } from "../auth/credentials-interceptor.js";
+import { startInvalidationBus } from "../auth/invalidation-bus.js";
+import { createPostgresRateLimiter } from "../auth/postgres-rate-limiter.js";
 import type { Config } from "../config/config.js";
 import { resolveJwtSecret } from "../config/jwt-secret.js";
+import { ormPoolStats } from "../db/pool-stats.js";
 import { openStorage, type Storage } from "../db/storage.js";
 import { createErrorBoundary } from "../errors/error-boundary.js";
+import { createStorageErrorInterceptor } from "../errors/storage-error-interceptor.js";
 import type { Logger } from "../logging/logger.js";
 import { listen } from "./listener.js";
+import { createMetrics } from "./metrics.js";
 import { createQueryModule } from "../query/query-module.js";
 import { createRequestHandler } from "./request-handler.js";
+import { createRequestScopeInterceptor } from "./request-observer.js";
+import { createServingState } from "./serving-state.js";
 
 /** A started server. */
 export interface RunningServer {
@@ -16,21 +23,41 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly storage: Storage;
-  /** Fails readiness, drains in-flight requests (bounded), then closes storage. Idempotent. */
+  /**
+   * Fails readiness (`/ready` 503, gRPC health NOT_SERVING), stops accepting, lets in-flight requests
+   * finish (bounded by the shutdown timeout), then closes the pools and storage. Idempotent.
+   */
   close(): Promise<void>;
 }
 
-/** Opens storage and starts serving every protocol on the configured port. */
+/**
+ * Opens storage and starts serving every protocol on the configured port. Instances sharing a
+ * database (`--database-url`) share rate limits through it, and every instance listens for the
+ * database's cache invalidations, so changes made anywhere reach it as they commit.
+ */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const storage = await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
   let closeQuery: (() => Promise<void>) | undefined;
+  let closeBus: (() => Promise<void>) | undefined;
   try {
     const jwtSecret = await resolveJwtSecret({ configured: config.auth.jwtSecret, mode: storage.mode, dataDir: config.dataDir });
-    const auth = await createAuthModule({ config: config.auth, jwtSecret, orm: storage.orm, logger });
+    const metrics = createMetrics();
+    // Embedded storage serves one instance, whose limits can stay in memory.
+    const rateLimiter = storage.mode === "external" ? createPostgresRateLimiter({ orm: storage.orm, logger }) : undefined;
+    const auth = await createAuthModule({ config: config.auth, jwtSecret, orm: storage.orm, logger, rateLimiter, events: metrics.auth });
     const admin = createAdminModule({ orm: storage.orm, accounts: auth.accounts, defaultTenant: config.auth.defaultTenant, logger });
     const query = await createQueryModule({ config: config.query, storage, jwtSecret, logger });
     closeQuery = () => query.close();
-    let shuttingDown = false;
+    const bus = await startInvalidationBus({
+      url: storage.ownerUrl,
+      targets: auth.invalidation,
+      logger: logger.child({ component: "invalidation" }),
+      onReceived: (kind) => metrics.invalidationReceived(kind),
+    });
+    closeBus = () => bus.close();
+    metrics.trackListener(() => bus.listening);
+    metrics.trackPool("auth", () => ormPoolStats(storage.orm));
+    const serving = createServingState(() => storage.ping());
     const handler = createRequestHandler({
       modules: [
         auth,
@@ -38,7 +65,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         admin,
       ],
       interceptors: [
+        createRequestScopeInterceptor(),
         createErrorBoundary(logger),
+        createStorageErrorInterceptor(logger),
         createCredentialsInterceptor({
           verifier: auth.verifier,
           publicMethods: auth.publicMethods,
@@ -48,10 +77,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       maxBodyBytes: config.maxBodyBytes,
       cors: config.cors,
       logger,
-      ready: async () => {
-        if (shuttingDown) return { ready: false, reason: "shutting down" };
-        return (await storage.ping()) ? { ready: true } : { ready: false, reason: "storage unreachable" };
-      },
+      serving,
+      metrics,
     });
     const listener = await listen({ host: config.host, port: config.port, tls: config.tls, handler });
     const scheme = config.tls ? "https" : "http";
@@ -63,8 +90,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       storage,
       close() {
         closing ??= (async () => {
-          shuttingDown = true;
+          serving.beginShutdown();
           await listener.close(config.shutdownTimeoutMs);
+          await bus.close();
           await query.close();
           await storage.close();
         })();
@@ -72,6 +100,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       },
     };
   } catch (error) {
+    await closeBus?.();
     await closeQuery?.();
     await storage.close();
     throw error;

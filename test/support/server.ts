@@ -26,7 +26,8 @@ export const backends: Backend[] = externalUrl ? ["embedded", "external"] : ["em
 
 /**
  * Starts the real server on 127.0.0.1 port 0 over `backend` with extra CLI `flags`. Embedded
- * storage gets a fresh data directory; external storage a scratch database dropped on close.
+ * storage gets a fresh data directory; external storage a scratch database dropped on close,
+ * unless `flags` name a `--database-url` (the caller's to drop).
  */
 export async function startTestServer(backend: Backend, flags: string[] = []): Promise<TestServer> {
   const args = ["--host", "127.0.0.1", "--port", "0", ...flags];
@@ -39,9 +40,12 @@ export async function startTestServer(backend: Backend, flags: string[] = []): P
     }
   } else {
     if (!externalUrl) throw new Error("no external PostgreSQL reachable");
-    const scratch = await createScratchDatabase(externalUrl);
-    cleanUp = scratch.drop;
-    args.push("--database-url", scratch.url);
+    // A suite that names its database (several instances on one) owns it; otherwise a scratch one.
+    if (!flags.includes("--database-url")) {
+      const scratch = await createScratchDatabase(externalUrl);
+      cleanUp = scratch.drop;
+      args.push("--database-url", scratch.url);
+    }
     if (!flags.includes("--jwt-secret")) args.push("--jwt-secret", testJwtSecret);
   }
   const parsed = parseFlags(args, {});

@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from "vitest";
 import { createSessionCache } from "../../src/auth/session-cache.js";
 import type { SessionState } from "../../src/auth/session-store.js";
 
-const live: SessionState = { userId: "u1", live: true, bannedUntil: null };
+const live: SessionState = { userId: "u1", live: true, bannedUntil: null, scopes: ["read", "write"], tenantId: "default" };
 
 function deferred<T>() {
   let resolve!: (value: T) => void;

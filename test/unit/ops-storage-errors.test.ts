@@ -1,0 +1,57 @@
+import { ConnectError } from "@connectrpc/connect";
+import { ConnectionException, UniqueConstraintViolationException } from "@mikro-orm/core";
+import { describe, expect, it } from "vitest";
+import { isStorageUnavailableError } from "../../src/db/storage-errors.js";
+import { reasonOf } from "../../src/errors/catalogue.js";
+import { createStorageErrorInterceptor } from "../../src/errors/storage-error-interceptor.js";
+
+const withCode = (code: string, message = "boom") => Object.assign(new Error(message), { code });
+
+describe("isStorageUnavailableError", () => {
+  it("recognises lost and refused connections, however wrapped", () => {
+    expect(isStorageUnavailableError(withCode("ECONNREFUSED"))).toBe(true);
+    expect(isStorageUnavailableError(withCode("ECONNRESET"))).toBe(true);
+    expect(isStorageUnavailableError(new Error("Connection terminated unexpectedly"))).toBe(true);
+    expect(isStorageUnavailableError(new Error("Client has encountered a connection error and is not queryable"))).toBe(true);
+    expect(isStorageUnavailableError(Object.assign(new Error("Knex: Timeout acquiring a connection."), { name: "KnexTimeoutError" }))).toBe(true);
+    expect(isStorageUnavailableError(new AggregateError([withCode("ECONNREFUSED")], "connect failed"))).toBe(true);
+    expect(isStorageUnavailableError(new Error("query failed", { cause: withCode("57P01", "terminating connection due to administrator command") }))).toBe(true);
+    expect(isStorageUnavailableError(new ConnectionException(withCode("08006")))).toBe(true);
+    expect(isStorageUnavailableError(withCode("53300"))).toBe(true);
+    expect(isStorageUnavailableError(new Error("Transaction query already complete, run with DEBUG=knex:tx for more info"))).toBe(true);
+  });
+
+  it("leaves statement failures and everything else alone", () => {
+    expect(isStorageUnavailableError(withCode("23505"))).toBe(false);
+    expect(isStorageUnavailableError(new UniqueConstraintViolationException(withCode("23505")))).toBe(false);
+    expect(isStorageUnavailableError(withCode("42P01"))).toBe(false);
+    expect(isStorageUnavailableError(new TypeError("x is undefined"))).toBe(false);
+    expect(isStorageUnavailableError("ECONNREFUSED")).toBe(false);
+    expect(isStorageUnavailableError(undefined)).toBe(false);
+  });
+});
+
+describe("storage error interceptor", () => {
+  const call = (failure: unknown) => {
+    const warnings: unknown[] = [];
+    const interceptor = createStorageErrorInterceptor({ warn: (...args: unknown[]) => void warnings.push(args) });
+    const request = { service: { typeName: "helios.auth.v1.AuthService" }, method: { name: "Token" } };
+    const next = () => Promise.reject(failure);
+    const run = interceptor(next as never) as (req: unknown) => Promise<unknown>;
+    return { outcome: run(request).catch((error: unknown) => error), warnings };
+  };
+
+  it("answers storage_unavailable with Retry-After for a lost database", async () => {
+    const { outcome, warnings } = call(withCode("ECONNREFUSED"));
+    const error = (await outcome) as ConnectError;
+    expect(error).toBeInstanceOf(ConnectError);
+    expect(reasonOf(error)).toBe("storage_unavailable");
+    expect(error.metadata.get("retry-after")).toBe("1");
+    expect(warnings).toHaveLength(1);
+  });
+
+  it("passes other failures through untouched", async () => {
+    const original = new TypeError("bug");
+    expect(await call(original).outcome).toBe(original);
+  });
+});
