@@ -1,3 +1,4 @@
+import { createStateCache, type StateCacheOptions } from "../util/state-cache.js";
 import type { ApiKeyLookup } from "./api-key-store.js";
 
 /** A key's state as the verifier keeps it: expiry turned into a deadline on the local clock. */
@@ -29,85 +30,22 @@ export interface ApiKeyCache {
 }
 
 /** Options of {@link createApiKeyCache}. */
-export interface ApiKeyCacheOptions {
-  /** How long a live state is trusted, in milliseconds; default 1000. 0 disables caching of live states. */
-  ttlMs?: number;
-  /** Most keys held; default 10 000. */
-  maxEntries?: number;
-  /** Clock in milliseconds; default `Date.now`. */
-  now?: () => number;
-}
+export type ApiKeyCacheOptions = StateCacheOptions;
 
-interface Entry {
-  state: CachedApiKey | undefined;
-  /** `Infinity` for revoked keys. */
-  expiresAt: number;
-}
-
-/** Creates an {@link ApiKeyCache}. */
+/** Creates an {@link ApiKeyCache}: a revoked key never comes back, so it is final. */
 export function createApiKeyCache(options: ApiKeyCacheOptions = {}): ApiKeyCache {
-  const ttlMs = options.ttlMs ?? 1000;
-  const maxEntries = options.maxEntries ?? 10_000;
-  const now = options.now ?? Date.now;
-  if (!(ttlMs >= 0)) throw new RangeError("ttlMs must be non-negative");
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError("maxEntries must be a positive integer");
-
-  const entries = new Map<string, Entry>();
-  const loading = new Map<string, Promise<CachedApiKey | undefined>>();
-
-  function store(id: string, entry: Entry): void {
-    entries.delete(id);
-    entries.set(id, entry);
-    if (entries.size > maxEntries) {
-      const oldest = entries.keys().next();
-      if (!oldest.done) entries.delete(oldest.value);
-    }
-  }
-
+  const cache = createStateCache<CachedApiKey>((state) => state?.revoked === true, options);
   return {
     get size() {
-      return entries.size;
+      return cache.size;
     },
-
-    get(id, load) {
-      const entry = entries.get(id);
-      if (entry && entry.expiresAt > now()) return Promise.resolve(entry.state);
-      const pending = loading.get(id);
-      if (pending) return pending;
-
-      const read = load().then(
-        (state) => {
-          // A revocation recorded while the read was in flight wins over what the read saw.
-          if (loading.get(id) === read) {
-            loading.delete(id);
-            store(id, { state, expiresAt: state?.revoked ? Infinity : now() + ttlMs });
-          }
-          return state;
-        },
-        (error: unknown) => {
-          if (loading.get(id) === read) loading.delete(id);
-          throw error;
-        },
-      );
-      loading.set(id, read);
-      return read;
-    },
-
+    get: (id, load) => cache.get(id, load),
     revoke(id) {
-      loading.delete(id);
-      const previous = entries.get(id)?.state;
-      if (previous) store(id, { state: { ...previous, revoked: true }, expiresAt: Infinity });
-      else entries.delete(id);
+      const previous = cache.peek(id);
+      if (previous) cache.settle(id, { ...previous, revoked: true });
+      else cache.forget(id);
     },
-
-    forget(id) {
-      loading.delete(id);
-      entries.delete(id);
-    },
-
-    clear() {
-      loading.clear();
-      entries.clear();
-    },
+    forget: (id) => cache.forget(id),
+    clear: () => cache.clear(),
   };
 }

@@ -1,3 +1,4 @@
+import { createStateCache, type StateCacheOptions } from "../util/state-cache.js";
 import type { SessionState } from "./session-store.js";
 
 /**
@@ -27,102 +28,26 @@ export interface SessionCache {
 }
 
 /** Options of {@link createSessionCache}. */
-export interface SessionCacheOptions {
-  /** How long a live state is trusted, in milliseconds; default 1000. 0 disables caching of live states. */
-  ttlMs?: number;
-  /** Most sessions held; default 10 000. */
-  maxEntries?: number;
-  /** Clock in milliseconds; default `Date.now`. */
-  now?: () => number;
-}
+export type SessionCacheOptions = StateCacheOptions;
 
-interface Entry {
-  state: SessionState | undefined;
-  /** `Infinity` for states that cannot change back (revoked or missing sessions). */
-  expiresAt: number;
-}
-
-/** Creates a {@link SessionCache}. */
+/** Creates a {@link SessionCache}: revoked or missing sessions never come back, so they are final. */
 export function createSessionCache(options: SessionCacheOptions = {}): SessionCache {
-  const ttlMs = options.ttlMs ?? 1000;
-  const maxEntries = options.maxEntries ?? 10_000;
-  const now = options.now ?? Date.now;
-  if (!(ttlMs >= 0)) throw new RangeError("ttlMs must be non-negative");
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError("maxEntries must be a positive integer");
-
-  const entries = new Map<string, Entry>();
-  const loading = new Map<string, Promise<SessionState | undefined>>();
-  // Bumped when entries are dropped by user or all at once: reads begun before then are not stored.
-  let generation = 0;
-
-  function store(sessionId: string, entry: Entry): void {
-    entries.delete(sessionId);
-    entries.set(sessionId, entry);
-    if (entries.size > maxEntries) {
-      const oldest = entries.keys().next();
-      if (!oldest.done) entries.delete(oldest.value);
-    }
-  }
-
-  const isFinal = (state: SessionState | undefined) => state === undefined || !state.live;
-
+  const cache = createStateCache<SessionState>((state) => state === undefined || !state.live, options);
   return {
     get size() {
-      return entries.size;
+      return cache.size;
     },
-
-    get(sessionId, load) {
-      const entry = entries.get(sessionId);
-      if (entry && entry.expiresAt > now()) return Promise.resolve(entry.state);
-      const pending = loading.get(sessionId);
-      if (pending) return pending;
-
-      const started = generation;
-      const read = load().then(
-        (state) => {
-          // A revocation or invalidation recorded while the read was in flight wins over what it saw.
-          if (loading.get(sessionId) === read) {
-            loading.delete(sessionId);
-            if (generation === started) store(sessionId, { state, expiresAt: isFinal(state) ? Infinity : now() + ttlMs });
-          }
-          return state;
-        },
-        (error: unknown) => {
-          if (loading.get(sessionId) === read) loading.delete(sessionId);
-          throw error;
-        },
-      );
-      loading.set(sessionId, read);
-      return read;
-    },
-
+    get: (sessionId, load) => cache.get(sessionId, load),
     revoke(sessionIds) {
       for (const sessionId of sessionIds) {
-        loading.delete(sessionId);
-        const previous = entries.get(sessionId)?.state;
-        store(sessionId, {
-          state: previous ? { ...previous, live: false } : undefined,
-          expiresAt: Infinity,
-        });
+        const previous = cache.peek(sessionId);
+        cache.settle(sessionId, previous ? { ...previous, live: false } : undefined);
       }
     },
-
     forget(sessionIds) {
-      for (const sessionId of sessionIds) {
-        loading.delete(sessionId);
-        entries.delete(sessionId);
-      }
+      for (const sessionId of sessionIds) cache.forget(sessionId);
     },
-
-    forgetUser(userId) {
-      generation++;
-      for (const [sessionId, entry] of entries) if (entry.state?.userId === userId) entries.delete(sessionId);
-    },
-
-    clear() {
-      generation++;
-      entries.clear();
-      loading.clear();
-    },
+    forgetUser: (userId) => cache.forgetWhere((state) => state.userId === userId),
+    clear: () => cache.clear(),
   };
 }

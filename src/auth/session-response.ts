@@ -4,9 +4,9 @@ import { SessionSchema, UserSchema, type Session, type User as UserMessage } fro
 import type { User } from "../db/entities/user.js";
 import type { SignedAccessToken } from "./tokens.js";
 
-/** The `user` object of the API: what its owner may see of an account (never its password hash). */
-export function userMessage(user: User): UserMessage {
-  return create(UserSchema, {
+/** The fields of an account its owner may see (never its password hash), shared by every User message. */
+export function userFields(user: User) {
+  return {
     id: user.id,
     email: user.email,
     role: user.role,
@@ -14,7 +14,12 @@ export function userMessage(user: User): UserMessage {
     scopes: [...user.scopes],
     createdAt: timestampFromDate(user.createdAt),
     lastSignInAt: user.lastSignInAt ? timestampFromDate(user.lastSignInAt) : undefined,
-  });
+  };
+}
+
+/** The `user` object of the API: what its owner may see of an account. */
+export function userMessage(user: User): UserMessage {
+  return create(UserSchema, userFields(user));
 }
 
 /** The answer of every sign-in path: `{access_token, token_type, expires_in, expires_at, refresh_token, user}`. */
