@@ -1,4 +1,5 @@
 import type { ApiKeyStore } from "./api-key-store.js";
+import type { PasswordHasher } from "./passwords.js";
 import type { RateLimiter } from "./rate-limiter.js";
 import type { RotationOutcome, SessionStore } from "./session-store.js";
 import type { UserStore } from "./user-store.js";
@@ -13,6 +14,8 @@ export interface AuthEvents {
   revoked(kind: "session" | "api_key", count: number): void;
   /** A rate limit refused a request; `limit` names the budget, e.g. `signin:ip`. */
   rateLimited(limit: string): void;
+  /** One argon2id verification ran: against a stored hash, or against the dummy for an unknown email. */
+  passwordVerified(): void;
 }
 
 /** Reports nothing: the default of code that runs without metrics (tests, the admin CLI). */
@@ -22,7 +25,25 @@ export const silentAuthEvents: AuthEvents = Object.freeze({
   refreshed: () => undefined,
   revoked: () => undefined,
   rateLimited: () => undefined,
+  passwordVerified: () => undefined,
 });
+
+/** `hasher` reporting every verification, real or dummy, to `events`. */
+export function instrumentPasswordHasher(hasher: PasswordHasher, events: AuthEvents): PasswordHasher {
+  return {
+    ...hasher,
+    async verify(hash, password) {
+      const result = await hasher.verify(hash, password);
+      events.passwordVerified();
+      return result;
+    },
+    async verifyAgainstDummy(password) {
+      const result = await hasher.verifyAgainstDummy(password);
+      events.passwordVerified();
+      return result;
+    },
+  };
+}
 
 /** `store` reporting sign-ins and sign-ups (each starts a session) to `events`. */
 export function instrumentUserStore(store: UserStore, events: AuthEvents): UserStore {

@@ -7,7 +7,15 @@ import type { ServiceModule } from "../server/request-handler.js";
 import type { ApiKeyCacheOptions } from "./api-key-cache.js";
 import { createApiKeyStore, type ApiKeyStore } from "./api-key-store.js";
 import { createApiKeyVerifier, type ApiKeyVerifier } from "./api-key-verifier.js";
-import { instrumentApiKeyStore, instrumentRateLimiter, instrumentSessionStore, instrumentUserStore, silentAuthEvents, type AuthEvents } from "./auth-metrics.js";
+import {
+  instrumentApiKeyStore,
+  instrumentPasswordHasher,
+  instrumentRateLimiter,
+  instrumentSessionStore,
+  instrumentUserStore,
+  silentAuthEvents,
+  type AuthEvents,
+} from "./auth-metrics.js";
 import { createAuthRateLimits } from "./auth-rate-limits.js";
 import { createAuthServiceImpl } from "./auth-service.js";
 import { createBearerVerifier } from "./bearer-verifier.js";
@@ -74,8 +82,8 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
   const { config, jwtSecret, orm } = deps;
   const logger = deps.logger.child({ component: "auth" });
   const issuer = createTokenIssuer({ ...config, jwtSecret }, { clockSkewSeconds: config.clockSkewSeconds });
-  const hasher = deps.hasher ?? defaultPasswordHasher();
   const events = deps.events ?? silentAuthEvents;
+  const hasher = instrumentPasswordHasher(deps.hasher ?? defaultPasswordHasher(), events);
   const users = instrumentUserStore(createUserStore(orm), events);
   const sessions = instrumentSessionStore(
     createSessionStore({

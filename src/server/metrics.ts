@@ -65,6 +65,11 @@ export function createMetrics(): Metrics {
   const inFlight = new Gauge({ name: "helios_requests_in_flight", help: "Requests being served", registers: [registry] });
   const signUps = new Counter({ name: "helios_sign_ups_total", help: "Accounts created", registers: [registry] });
   const signIns = new Counter({ name: "helios_sign_ins_total", help: "Successful password sign-ins", registers: [registry] });
+  const passwordVerifications = new Counter({
+    name: "helios_password_verifications_total",
+    help: "argon2id verifications run by sign-ins, including the dummy one for unknown emails",
+    registers: [registry],
+  });
   const refreshes = new Counter({
     name: "helios_refreshes_total",
     help: "Refresh tokens presented, by outcome (rotated, replayed, reused, banned, invalid)",
@@ -136,6 +141,7 @@ export function createMetrics(): Metrics {
       refreshed: (outcome) => refreshes.inc({ outcome }),
       revoked: (kind, count) => revocations.inc({ kind }, count),
       rateLimited: (limit) => rateLimitHits.inc({ limit }),
+      passwordVerified: () => passwordVerifications.inc(),
     },
     invalidationReceived: (kind) => invalidations.inc({ kind }),
     trackPool: (name, stats) => void pools.set(name, stats),
