@@ -11,6 +11,7 @@ import {
   type UserChange,
 } from "../../gen/helios/admin/v1/admin_pb.js";
 import { apiKeyDisplayPrefix } from "../auth/api-key-format.js";
+import { accountOf } from "../auth/account.js";
 import { userFields } from "../auth/session-response.js";
 import type { ApiKey } from "../db/entities/api-key.js";
 import type { Tenant } from "../db/entities/tenant.js";
@@ -43,7 +44,7 @@ export function tenantMessage(tenant: Tenant): TenantMessage {
 /** A user as administrators see it: everything but its password hash; a ban only while it lasts. */
 export function adminUserMessage(user: User): UserMessage {
   const banned = user.bannedUntil !== null && user.bannedUntil.getTime() > Date.now();
-  return create(UserSchema, { ...userFields(user), bannedUntil: banned ? timestamp(user.bannedUntil) : undefined });
+  return create(UserSchema, { ...userFields(accountOf(user)), bannedUntil: banned ? timestamp(user.bannedUntil) : undefined });
 }
 
 /** The answer of every user-changing RPC. */

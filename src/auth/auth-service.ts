@@ -137,6 +137,8 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
       await users.recordSignIn(em, user, newHash);
       return sessions.create(em, user.id);
     });
+    // Cached states of the user's other sessions hold the previous last_sign_in_at.
+    cache.forgetUser(user.id);
     logger.info({ userId: user.id, sessionId: session.sessionId, rehashed: newHash !== undefined }, "user signed in");
     return issue(user, session.sessionId, session.refreshToken);
   }
@@ -196,9 +198,11 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     async getUser(_req, ctx) {
       const principal = ctx.values.get(principalKey);
       if (principal?.kind === "api_key") return apiKeyUserMessage(principal);
-      const user = await users.findById(userPrincipalOf(ctx).id);
-      if (!user) throw apiError("user_not_found");
-      return userMessage(user);
+      // The session's state, which the bearer check has just loaded or found cached: no extra read.
+      const { id, sessionId } = userPrincipalOf(ctx);
+      const state = await cache.get(sessionId, () => sessions.state(sessionId, id));
+      if (!state?.live) throw apiError("session_revoked");
+      return userMessage(state.account);
     },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { childRefreshToken, hashRefreshToken, newRefreshToken, refreshTokenHashesEqual } from "./refresh-tokens.js";
+import type { AccountFields } from "./account.js";
 import type { Scope } from "./principal.js";
 
 /** A session just started: its id and its first refresh token (the only time the token exists in clear). */
@@ -40,6 +41,8 @@ export interface SessionState {
   scopes: Scope[];
   /** The user's tenant now. */
   tenantId: string;
+  /** What the user may see of the account now (GetUser answers from it). */
+  account: AccountFields;
 }
 
 /**
@@ -121,7 +124,7 @@ const revokeSql = (condition: string) => `
 
 const stateSql = `
   select s.user_id, s.revoked_at is null and (s.not_after is null or s.not_after > clock_timestamp()) as live,
-         u.banned_until, u.scopes, u.tenant_id
+         u.banned_until, u.scopes, u.tenant_id, u.email, u.role, u.created_at, u.last_sign_in_at
   from auth.sessions s join auth.users u on u.id = s.user_id
   where s.id = ? and s.user_id = ?`;
 
@@ -149,6 +152,10 @@ interface StateRow {
   banned_until: string | Date | null;
   scopes: Scope[];
   tenant_id: string;
+  email: string;
+  role: string;
+  created_at: string | Date;
+  last_sign_in_at: string | Date | null;
 }
 
 const invalid: RotationOutcome = Object.freeze({ kind: "invalid" });
@@ -223,7 +230,16 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       const [row] = await orm.em.getConnection().execute<StateRow[]>(stateSql, [sessionId, userId]);
       if (!row) return undefined;
       const bannedUntil = row.banned_until === null ? null : new Date(row.banned_until);
-      return { userId: row.user_id, live: row.live, bannedUntil, scopes: row.scopes, tenantId: row.tenant_id };
+      const account: AccountFields = {
+        id: row.user_id,
+        email: row.email,
+        role: row.role,
+        tenantId: row.tenant_id,
+        scopes: row.scopes,
+        createdAt: new Date(row.created_at),
+        lastSignInAt: row.last_sign_in_at === null ? null : new Date(row.last_sign_in_at),
+      };
+      return { userId: row.user_id, live: row.live, bannedUntil, scopes: row.scopes, tenantId: row.tenant_id, account };
     },
   };
 }

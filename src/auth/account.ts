@@ -1,0 +1,19 @@
+import type { User } from "../db/entities/user.js";
+import type { Scope } from "./principal.js";
+
+/** What a user may see of their account (never its password hash): the fields of every User message. */
+export interface AccountFields {
+  id: string;
+  email: string;
+  role: string;
+  tenantId: string;
+  scopes: readonly Scope[];
+  createdAt: Date;
+  lastSignInAt: Date | null;
+}
+
+/** The {@link AccountFields} of a stored user. */
+export function accountOf(user: User): AccountFields {
+  const { id, email, role, scopes, createdAt, lastSignInAt } = user;
+  return { id, email, role, tenantId: user.tenant.id, scopes, createdAt, lastSignInAt };
+}
