@@ -1,8 +1,8 @@
 import { fromJson, toJson, type DescMessage, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
 import {
   ConnectError,
-  createHandlerContext,
   type ContextValues,
+  type HandlerContext,
   type Interceptor,
   type MethodImplSpec,
 } from "@connectrpc/connect";
@@ -96,18 +96,28 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
       if (name.startsWith(":") || value === undefined) continue;
       header.set(name, Array.isArray(value) ? value.join(", ") : value);
     }
+    // Built here rather than with connect's createHandlerContext, which adds a deadline and a linked
+    // controller (REST calls have no deadline) and copies every header set once more. The signal fires
+    // when the client goes away before the answer is written; unlike connect's own handlers it does
+    // not also fire after a completed call (which creates a DOMException per request, and which no
+    // unary handler here listens for).
     const aborted = new AbortController();
-    res.once("close", () => aborted.abort());
-    const context = createHandlerContext({
+    res.once("close", () => {
+      if (!res.writableFinished) aborted.abort();
+    });
+    const context: HandlerContext = {
       service: binding.method.parent,
       method: binding.method,
       protocolName: "rest",
       requestMethod: req.method ?? "POST",
-      url: url.toString(),
-      requestSignal: aborted.signal,
+      url: url.href,
+      signal: aborted.signal,
+      timeoutMs: () => undefined,
       requestHeader: header,
-      contextValues: options.contextValues(req),
-    });
+      responseHeader: new Headers(),
+      responseTrailer: new Headers(),
+      values: options.contextValues(req),
+    };
     let output;
     try {
       output = await invokeUnaryImplementation(spec, context, input, options.interceptors);
