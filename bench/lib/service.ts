@@ -1,5 +1,6 @@
 import { join } from "node:path";
-import { startServerChild, tsxArgs, type ServerChild } from "./child-process.js";
+import { execFileSync } from "node:child_process";
+import { startServerChild, type ServerChild } from "./child-process.js";
 import { repoRoot } from "./paths.js";
 
 /** Where the service keeps its data. */
@@ -42,12 +43,22 @@ function urlOf(line: string): string | undefined {
   }
 }
 
+let built = false;
+
+/** Builds `dist/` once per bench run, as `npm start` does before it starts (`npm run prestart`). */
+function buildOnce(): void {
+  if (built) return;
+  execFileSync(process.execPath, [join(repoRoot, "scripts", "build.mjs")], { cwd: repoRoot, stdio: "inherit" });
+  built = true;
+}
+
 /**
- * Starts the real server as a child process — `node --import tsx src/main.ts --host 127.0.0.1
- * --port 0 …` — and resolves with its URL (from its log) and the pid of its node process.
- * `UV_THREADPOOL_SIZE` is inherited unchanged.
+ * Starts the real server as a child process the way `npm start` runs it — `node dist/src/main.js
+ * --host 127.0.0.1 --port 0 …` after building `dist/` — and resolves with its URL (from its log) and
+ * the pid of its node process. `UV_THREADPOOL_SIZE` is inherited unchanged.
  */
 export function startService(options: StartServiceOptions): Promise<ServerChild> {
+  buildOnce();
   const { storage } = options;
   const nodeFlags = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
   // Secrets travel in the environment, not in argv (which `ps` shows).
@@ -60,7 +71,7 @@ export function startService(options: StartServiceOptions): Promise<ServerChild>
       ? inherited
       : { ...inherited, DATABASE_URL: storage.databaseUrl, HELIOS_JWT_SECRET: storage.jwtSecret };
   return startServerChild({
-    args: [...tsxArgs(join(repoRoot, "src", "main.ts"), nodeFlags), "--host", "127.0.0.1", "--port", "0", ...storageFlags, ...benchServiceFlags],
+    args: [...nodeFlags, join(repoRoot, "dist", "src", "main.js"), "--host", "127.0.0.1", "--port", "0", ...storageFlags, ...benchServiceFlags],
     env,
     cwd: repoRoot,
     urlOf,

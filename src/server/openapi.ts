@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { DescField, DescMethod } from "@bufbuild/protobuf";
 import { catalogue, type Reason } from "../errors/catalogue.js";
 import type { RestBinding } from "./http-rules.js";
@@ -20,10 +20,19 @@ export interface OpenApiOptions {
   publicMethods?: ReadonlySet<DescMethod>;
 }
 
-/** The version of this package (package.json), the document's `info.version`. */
+/**
+ * The version of this package, the document's `info.version`: from the nearest package.json above
+ * this module that is ours (the module runs from `src/` under tsx, or from its build in `dist/src/`).
+ */
 export function packageVersion(): string {
-  const text = readFileSync(new URL("../../package.json", import.meta.url), "utf8");
-  return String((JSON.parse(text) as { version?: unknown }).version ?? "0.0.0");
+  for (let dir = new URL(".", import.meta.url); ; dir = new URL("..", dir)) {
+    const manifest = new URL("package.json", dir);
+    if (existsSync(manifest)) {
+      const pkg = JSON.parse(readFileSync(manifest, "utf8")) as { name?: unknown; version?: unknown };
+      if (pkg.name === "heliosdb-nano") return String(pkg.version ?? "0.0.0");
+    }
+    if (dir.pathname === "/") return "0.0.0";
+  }
 }
 
 /** Names of the security schemes, as the document declares them. */
