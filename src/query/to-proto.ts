@@ -1,34 +1,34 @@
-import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { NullValue, ValueSchema, type Value } from "@bufbuild/protobuf/wkt";
+import { create } from "@bufbuild/protobuf";
+import { NullValue, type ListValue, type Struct, type Value } from "@bufbuild/protobuf/wkt";
 import { QueryResponseSchema, type QueryResponse } from "../../gen/helios/query/v1/query_pb.js";
 import type { JsonValue, QueryResult } from "./result-encoding.js";
 
-type ValueInit = MessageInitShape<typeof ValueSchema>;
-
-/** A JSON value as a `google.protobuf.Value` init shape (built directly: no reflection per cell). */
-function valueInit(value: JsonValue): ValueInit {
-  if (value === null) return { kind: { case: "nullValue", value: NullValue.NULL_VALUE } };
+/**
+ * Converts a JSON value to a `google.protobuf.Value`. The messages are built as the plain objects
+ * protobuf-es v2 messages are (proto3, no prototype), checked by their types, rather than through
+ * `create()`, whose reflection over every cell was a third of the server's time on 1 000-row results.
+ */
+export function toProtoValue(value: JsonValue): Value {
+  if (value === null) return { $typeName: "google.protobuf.Value", kind: { case: "nullValue", value: NullValue.NULL_VALUE } };
   switch (typeof value) {
     case "string":
-      return { kind: { case: "stringValue", value } };
+      return { $typeName: "google.protobuf.Value", kind: { case: "stringValue", value } };
     case "number":
-      return { kind: { case: "numberValue", value } };
+      return { $typeName: "google.protobuf.Value", kind: { case: "numberValue", value } };
     case "boolean":
-      return { kind: { case: "boolValue", value } };
-    default:
-      if (Array.isArray(value)) return { kind: { case: "listValue", value: { values: value.map(valueInit) } } };
-      return {
-        kind: {
-          case: "structValue",
-          value: { fields: Object.fromEntries(Object.entries(value).map(([key, item]) => [key, valueInit(item)])) },
-        },
-      };
+      return { $typeName: "google.protobuf.Value", kind: { case: "boolValue", value } };
+    default: {
+      if (Array.isArray(value)) {
+        const list: ListValue = { $typeName: "google.protobuf.ListValue", values: value.map(toProtoValue) };
+        return { $typeName: "google.protobuf.Value", kind: { case: "listValue", value: list } };
+      }
+      // No prototype: a JSON key "__proto__" stays a key.
+      const fields = Object.create(null) as Record<string, Value>;
+      for (const [key, item] of Object.entries(value)) fields[key] = toProtoValue(item);
+      const struct: Struct = { $typeName: "google.protobuf.Struct", fields };
+      return { $typeName: "google.protobuf.Value", kind: { case: "structValue", value: struct } };
+    }
   }
-}
-
-/** Converts a JSON value to a `google.protobuf.Value`. */
-export function toProtoValue(value: JsonValue): Value {
-  return create(ValueSchema, valueInit(value));
 }
 
 /** Converts a `google.protobuf.Value` (a request parameter) to a JSON value. */
@@ -59,7 +59,7 @@ export function toQueryResponse(result: QueryResult): QueryResponse {
   const rows: JsonValue[] = result.rows;
   return create(QueryResponseSchema, {
     columns: result.columns.map((column) => ({ name: column.name, type: column.type })),
-    rows: rows.map(valueInit),
+    rows: rows.map(toProtoValue),
     rowCount: Math.min(result.row_count, 2_147_483_647),
     command: result.command,
     truncated: result.truncated,

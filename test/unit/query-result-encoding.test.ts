@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConnectError } from "@connectrpc/connect";
-import { toJson } from "@bufbuild/protobuf";
+import { create, fromBinary, fromJson, toBinary, toJson } from "@bufbuild/protobuf";
 import { ValueSchema } from "@bufbuild/protobuf/wkt";
 import { reasonOf } from "../../src/errors/catalogue.js";
 import { QueryResponseSchema } from "../../gen/helios/query/v1/query_pb.js";
@@ -187,9 +187,20 @@ describe("proto conversion", () => {
     });
   });
 
-  it("round-trips parameter values", () => {
-    const value: JsonValue = { a: [1, "x", null, false, { b: 2 }] };
-    expect(toJson(ValueSchema, toProtoValue(value))).toEqual(value);
+  it("round-trips values, through JSON and the binary wire", () => {
+    const values: JsonValue[] = [{ a: [1, "x", null, false, { b: 2 }] }, [], {}, "", { constructor: 1 }];
+    for (const value of values) {
+      const message = toProtoValue(value);
+      expect(toJson(ValueSchema, message)).toEqual(value);
+      expect(fromProtoValue(message)).toEqual(value);
+      expect(fromProtoValue(fromBinary(ValueSchema, toBinary(ValueSchema, message)))).toEqual(value);
+      expect(message).toEqual(create(ValueSchema, fromJson(ValueSchema, value)));
+    }
+  });
+
+  it('keeps a "__proto__" key of a JSON value as a key, polluting nothing', () => {
+    const value = JSON.parse('{"__proto__": {"polluted": true}}') as JsonValue;
     expect(fromProtoValue(toProtoValue(value))).toEqual(value);
+    expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
   });
 });
