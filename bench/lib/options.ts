@@ -39,8 +39,10 @@ export const usage = `Usage: npm run bench -- [flags]
   --database-url <url>  run on this PostgreSQL (a scratch database is created and dropped)
   --only <list>         comma-separated scenarios, e.g. 3,4 (default all)
   --cpu-prof            profile the service (node --cpu-prof) and print its top functions
-  --h2-client <kind>    Connect/gRPC load client: connect-node (default) or raw-h2, a bare
-                        node:http2 client sending the same bytes at a fraction of the CPU
+  --h2-client <kind>    Connect/gRPC load client: raw-h2 (default), a bare node:http2 client
+                        sending pre-encoded calls (checks status; the content is checked once
+                        with a real client), or connect-node, whose transports cost the load
+                        process several times the CPU of the server they load
   --keep-data           keep the bench data directory
   --help                print this help`;
 
@@ -82,7 +84,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new UsageError("--database-url must start with postgres:// or postgresql://");
   }
-  const h2Client = values["h2-client"] ?? "connect-node";
+  // Like autocannon for REST: a lean client, so that the server under test gets the CPU.
+  const h2Client = values["h2-client"] ?? "raw-h2";
   if (h2Client !== "connect-node" && h2Client !== "raw-h2") throw new UsageError(`--h2-client must be connect-node or raw-h2, got "${h2Client}"`);
   return {
     h2Client,
