@@ -1,16 +1,17 @@
 import pg from "pg";
-import { QueryService, type QueryRequest } from "../../gen/helios/query/v1/query_pb.js";
+import { QueryResponseSchema, QueryService, type QueryRequest } from "../../gen/helios/query/v1/query_pb.js";
 import { principalOf } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
 import type { Storage } from "../db/storage.js";
 import { apiError } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import type { ServiceModule } from "../server/request-handler.js";
+import { restEncoder } from "../server/rest-gateway.js";
 import type { HandlerContext } from "@connectrpc/connect";
 import { authenticatorUrl, deriveAuthenticatorPassword } from "./authenticator.js";
 import { setupDatabaseRoles } from "./database-roles.js";
 import { createQueryExecutor } from "./executor.js";
-import { fromProtoValue, toQueryResponse } from "./to-proto.js";
+import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.js";
 
 /** QueryService, with the pool it owns. */
 export interface QueryModule extends ServiceModule {
@@ -64,6 +65,7 @@ export async function createQueryModule(deps: {
         query: (request, context) => run(request, context, false),
         readQuery: (request, context) => run(request, context, true),
       }),
+    restEncoders: [restEncoder(QueryResponseSchema, queryResponseJson)],
     close: () => executor.close(),
   };
 }

@@ -65,3 +65,17 @@ export function toQueryResponse(result: QueryResult): QueryResponse {
     truncated: result.truncated,
   });
 }
+
+/**
+ * The REST (JSON) body of a `QueryResponse`: what protobuf's `toJson` with `alwaysEmitImplicit`
+ * gives, without its reflection over every cell (a quarter of the server's CPU on 1 000-row answers).
+ */
+export function queryResponseJson(response: QueryResponse): JsonValue {
+  return {
+    columns: response.columns.map((column) => ({ name: column.name, type: column.type })),
+    rows: response.rows.map(fromProtoValue),
+    row_count: response.rowCount,
+    command: response.command,
+    truncated: response.truncated,
+  };
+}

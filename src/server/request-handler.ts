@@ -29,7 +29,7 @@ import { buildOpenApiDocument, packageVersion } from "./openapi.js";
 import { registerReflection } from "./reflection.js";
 import { clientAddressKey } from "./request-context.js";
 import { noteRequestReason, observeRequest } from "./request-observer.js";
-import { createRestGateway } from "./rest-gateway.js";
+import { createRestGateway, type RestEncoder } from "./rest-gateway.js";
 import type { ServingState } from "./serving-state.js";
 import { negotiateSupabaseApiVersion } from "./supabase-compat.js";
 
@@ -39,6 +39,8 @@ export interface ServiceModule {
   register(router: ConnectRouter): void;
   /** Methods callable without credentials (documented as such in the OpenAPI document). */
   publicMethods?: ReadonlySet<DescMethod>;
+  /** Faster REST encodings of some answer types than protobuf's generic `toJson` (same JSON). */
+  restEncoders?: RestEncoder[];
 }
 
 /** What the request handler serves. */
@@ -103,6 +105,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
     interceptors: options.interceptors,
     maxBodyBytes: options.maxBodyBytes,
     contextValues,
+    encoders: options.modules.flatMap((module) => module.restEncoders ?? []),
   });
 
   const publicMethods = new Set(options.modules.flatMap((module) => [...(module.publicMethods ?? [])]));

@@ -1,4 +1,4 @@
-import { fromJson, toJson, type DescMessage, type DescMethod, type JsonValue } from "@bufbuild/protobuf";
+import { fromJson, toJson, type DescMessage, type DescMethod, type JsonValue, type Message, type MessageShape } from "@bufbuild/protobuf";
 import {
   ConnectError,
   type ContextValues,
@@ -24,6 +24,23 @@ export interface RestGatewayOptions {
   interceptors: Interceptor[];
   maxBodyBytes: number;
   contextValues(req: NodeServerRequest): ContextValues;
+  /** Answer types written with their own encoder instead of protobuf's `toJson`. */
+  encoders?: readonly RestEncoder[];
+}
+
+/**
+ * Writes one message type as REST JSON: the very JSON protobuf's `toJson` (with
+ * `alwaysEmitImplicit`) gives, for types whose reflective encoding costs too much (large
+ * `google.protobuf.Value` trees).
+ */
+export interface RestEncoder {
+  readonly typeName: string;
+  toJson(message: Message): unknown;
+}
+
+/** A {@link RestEncoder} of the messages of `schema`. */
+export function restEncoder<Desc extends DescMessage>(schema: Desc, toJson: (message: MessageShape<Desc>) => unknown): RestEncoder {
+  return { typeName: schema.typeName, toJson: (message) => toJson(message as MessageShape<Desc>) };
 }
 
 /** Translates REST requests into calls of the very same RPC handlers. */
@@ -57,6 +74,11 @@ class RestInputError extends Error {
  */
 export function createRestGateway(options: RestGatewayOptions): RestGateway {
   const { bindings, implementations, maxBodyBytes } = options;
+  const encoders = new Map((options.encoders ?? []).map((encoder) => [encoder.typeName, encoder.toJson]));
+  const encode = (schema: DescMessage, message: Message): unknown => {
+    const encoder = encoders.get(schema.typeName);
+    return encoder ? encoder(message) : toJson(schema, message, { alwaysEmitImplicit: true });
+  };
 
   async function handle(req: NodeServerRequest, res: NodeServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? "/", "http://localhost");
@@ -131,7 +153,7 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
       res.end();
       return true;
     }
-    const body = toJson(binding.method.output, output, { alwaysEmitImplicit: true }) as Record<string, unknown>;
+    const body = encode(binding.method.output, output) as Record<string, unknown>;
     sendJson(res, 200, selectResponseBody(binding, body), restHeaders);
     return true;
   }

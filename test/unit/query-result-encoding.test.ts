@@ -10,10 +10,11 @@ import {
   parseArrayLiteral,
   parseCommandTag,
   type JsonValue,
+  type QueryResult,
 } from "../../src/query/result-encoding.js";
 import { createTypeRegistry, type TypeRow } from "../../src/query/type-registry.js";
 import { encodeParams } from "../../src/query/param-encoding.js";
-import { fromProtoValue, toProtoValue, toQueryResponse } from "../../src/query/to-proto.js";
+import { fromProtoValue, queryResponseJson, toProtoValue, toQueryResponse } from "../../src/query/to-proto.js";
 
 describe("scalar decoders", () => {
   it("keeps int8 exact: numbers when safe, strings beyond 2^53", () => {
@@ -185,6 +186,31 @@ describe("proto conversion", () => {
       row_count: 1,
       command: "SELECT",
     });
+  });
+
+  it("writes the REST body of a QueryResponse exactly as protobuf's toJson does", () => {
+    const results: QueryResult[] = [
+      {
+        columns: [
+          { name: "id", type: "int8" },
+          { name: "doc", type: "jsonb" },
+        ],
+        rows: [
+          { id: "9007199254740993", doc: { a: [1, null, true], b: { c: "" } } },
+          { id: 2, doc: null },
+        ],
+        row_count: 2,
+        command: "SELECT",
+        truncated: true,
+      },
+      { columns: [{ name: "a", type: "int4" }, { name: "a", type: "text" }], rows: [[1, "x"]], row_count: 1, command: "SELECT", truncated: false },
+      { columns: [], rows: [], row_count: 3, command: "UPDATE", truncated: false },
+      { columns: [], rows: [], row_count: 0, command: "", truncated: false },
+    ];
+    for (const result of results) {
+      const response = toQueryResponse(result);
+      expect(queryResponseJson(response)).toEqual(toJson(QueryResponseSchema, response, { alwaysEmitImplicit: true }));
+    }
   });
 
   it("round-trips values, through JSON and the binary wire", () => {
