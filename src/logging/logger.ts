@@ -33,8 +33,8 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
       },
     },
     // Buffered, asynchronous stdout: lines leave in writes of at least 4 KiB, or every 100 ms, so a
-    // busy server pays neither a system call nor a threadpool round trip per request line (that cost
-    // ~70 µs of CPU per request here). pino flushes what is left on exit.
+    // busy server pays neither a system call nor a threadpool round trip per request line. pino
+    // flushes what is left on exit.
     destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 }),
   );
 }
