@@ -11,7 +11,7 @@ const maxTenantNameLength = 200;
 
 /** Tenants of the `auth` schema, for administration. */
 export interface TenantStore {
-  /** Creates a tenant; `validation_failed` for a bad or taken id. */
+  /** Creates a tenant; `validation_failed` for a bad id, `tenant_already_exists` for a taken one. */
   create(id: string, name: string): Promise<Tenant>;
   /** Every tenant, ordered by id. */
   list(): Promise<Tenant[]>;
@@ -43,7 +43,7 @@ export function createTenantStore(orm: MikroORM): TenantStore {
         await em.flush();
       } catch (error) {
         if (error instanceof UniqueConstraintViolationException) {
-          throw apiError("validation_failed", `Tenant "${id}" already exists`, { metadata: { field: "id" } });
+          throw apiError("tenant_already_exists", `Tenant "${id}" already exists`, { metadata: { field: "id" } });
         }
         throw error;
       }

@@ -54,6 +54,7 @@ export const catalogue = {
   signup_disabled: { code: Code.FailedPrecondition, status: 422, message: "Sign-ups are disabled" },
   user_not_found: { code: Code.NotFound, status: 404, message: "User not found" },
   tenant_not_found: { code: Code.NotFound, status: 404, message: "Tenant not found" },
+  tenant_already_exists: { code: Code.AlreadyExists, status: 409, message: "Tenant already exists" },
   api_key_not_found: { code: Code.NotFound, status: 404, message: "API key not found" },
   over_request_rate_limit: { code: Code.ResourceExhausted, status: 429, message: "Too many requests" },
 

@@ -122,7 +122,7 @@ describe.each(backends)("AdminService on %s storage", (backend) => {
       const tenants = ok<{ tenants: Array<{ id: string }> }>(await admin.call("GET", "/admin/v1/tenants")).tenants.map((t) => t.id);
       expect(tenants).toEqual([...tenants].sort());
       expect(tenants).toEqual(expect.arrayContaining(["acme", "default", "globex", "initech"]));
-      refused(await admin.call("POST", "/admin/v1/tenants", { id: "initech" }), 400, "validation_failed");
+      refused(await admin.call("POST", "/admin/v1/tenants", { id: "initech" }), 409, "tenant_already_exists");
       for (const id of ["", "-x", "a b", "x".repeat(65), "ünï"]) refused(await admin.call("POST", "/admin/v1/tenants", { id }), 400, "validation_failed");
     });
 
