@@ -4,6 +4,7 @@ import { apiError, reasonOf } from "../errors/catalogue.js";
 import type { Principal } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
+import type { PoolStats } from "../server/metrics.js";
 import { createConcurrencyLimiter } from "./concurrency-limiter.js";
 import { mapDatabaseError } from "./database-errors.js";
 import { encodeParams } from "./param-encoding.js";
@@ -46,6 +47,8 @@ export interface QueryRequest {
 export interface QueryExecutor {
   /** Runs one statement; throws catalogue errors (ConnectError) for every refusal or failure. */
   execute(request: QueryRequest): Promise<QueryResult>;
+  /** Connections of the query pool now, or undefined once it is closed. */
+  poolStats(): PoolStats | undefined;
   /** Closes the connection pool. */
   close(): Promise<void>;
 }
@@ -156,6 +159,8 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         release();
       }
     },
+    poolStats: () =>
+      pool.ended ? undefined : { used: pool.totalCount - pool.idleCount, idle: pool.idleCount, pending: pool.waitingCount },
     close: () => pool.end(),
   };
 }

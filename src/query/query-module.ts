@@ -5,6 +5,7 @@ import type { QueryConfig } from "../config/config.js";
 import type { Storage } from "../db/storage.js";
 import { apiError } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
+import type { PoolStats } from "../server/metrics.js";
 import type { ServiceModule } from "../server/request-handler.js";
 import { restEncoder } from "../server/rest-gateway.js";
 import type { HandlerContext } from "@connectrpc/connect";
@@ -15,6 +16,8 @@ import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.j
 
 /** QueryService, with the pool it owns. */
 export interface QueryModule extends ServiceModule {
+  /** Connections of the query pool now, or undefined once it is closed. */
+  poolStats(): PoolStats | undefined;
   /** Closes the query pool. */
   close(): Promise<void>;
 }
@@ -66,6 +69,7 @@ export async function createQueryModule(deps: {
         readQuery: (request, context) => run(request, context, true),
       }),
     restEncoders: [restEncoder(QueryResponseSchema, queryResponseJson)],
+    poolStats: () => executor.poolStats(),
     close: () => executor.close(),
   };
 }

@@ -57,6 +57,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     closeBus = () => bus.close();
     metrics.trackListener(() => bus.listening);
     metrics.trackPool("auth", () => ormPoolStats(storage.orm));
+    metrics.trackPool("query", () => query.poolStats());
     const serving = createServingState(() => storage.ping());
     const handler = createRequestHandler({
       modules: [

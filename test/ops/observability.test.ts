@@ -75,6 +75,10 @@ describe("logs, request ids and metrics of a full run", () => {
     expect(sample(metrics, "helios_revocations_total", { kind: "session" })).toBe(1);
     expect(sample(metrics, "helios_revocations_total", { kind: "api_key" })).toBe(1);
     expect(metrics).toMatch(/helios_db_pool_connections\{pool="auth",state="idle"\} \d+/);
+    // The query above opened a connection of the query pool, which stays open while idle.
+    const queryPool = (state: string) => sample(metrics, "helios_db_pool_connections", { pool: "query", state });
+    expect(queryPool("used") + queryPool("idle")).toBeGreaterThanOrEqual(1);
+    expect(queryPool("pending")).toBe(0);
     expect(metrics).toMatch(/process_resident_memory_bytes \d+/);
 
     // Give the last request lines a moment to be written, then read the whole run's log.
