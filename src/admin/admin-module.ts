@@ -25,7 +25,7 @@ export function createAdminModule(deps: AdminModuleDeps): ServiceModule {
   const impl = createAdminServiceImpl({
     apiKeys: createApiKeyAdmin({ ...deps.accounts, tenants, logger }),
     tenants,
-    users: createUserAdmin({ ...deps.accounts, tenants, logger }),
+    users: createUserAdmin({ ...deps.accounts, logger }),
     defaultTenant: deps.defaultTenant,
   });
   return {

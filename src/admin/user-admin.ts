@@ -5,9 +5,8 @@ import { apiError } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import type { SessionCache } from "../auth/session-cache.js";
 import type { SessionStore } from "../auth/session-store.js";
-import { isUnknownTenantError, type UserChanges, type UserStore } from "../auth/user-store.js";
+import { isUnknownTenantError, type UserChanges, type UserRights, type UserStore, type UserUpdate } from "../auth/user-store.js";
 import { userScopes } from "./scope-input.js";
-import { assertTenantExists, type TenantStore } from "./tenant-store.js";
 
 /** A user after an administrative change, and how many of its sessions the change ended. */
 export interface UserChangeResult {
@@ -56,7 +55,6 @@ export interface UserAdminDeps {
   sessions: Pick<SessionStore, "revokeAll">;
   /** Told about revoked sessions so this process refuses their tokens at once. */
   sessionCache: Pick<SessionCache, "revoke">;
-  tenants: Pick<TenantStore, "exists">;
   logger: Logger;
 }
 
@@ -68,13 +66,22 @@ const indefinitely = new Date("9999-12-31T23:59:59Z");
 const defaultPageSize = 100;
 const maxPageSize = 1000;
 
+/** Whether a change took rights away: another tenant, a scope fewer, or a ban in force. */
+function takesRightsAway(before: UserRights, after: User): boolean {
+  return (
+    before.tenantId !== after.tenant.id ||
+    before.scopes.some((scope) => !after.scopes.includes(scope)) ||
+    (after.bannedUntil !== null && after.bannedUntil.getTime() > Date.now())
+  );
+}
+
 function checkUserId(userId: string): void {
   if (!uuidPattern.test(userId)) throw apiError("validation_failed", "user_id must be a UUID", { metadata: { field: "user_id" } });
 }
 
 /** Creates the {@link UserAdmin}. */
 export function createUserAdmin(deps: UserAdminDeps): UserAdmin {
-  const { users, sessions, sessionCache, tenants, logger } = deps;
+  const { users, sessions, sessionCache, logger } = deps;
 
   async function current(userId: string): Promise<User> {
     checkUserId(userId);
@@ -90,19 +97,22 @@ export function createUserAdmin(deps: UserAdminDeps): UserAdmin {
   }
 
   /**
-   * Applies `changes`, then ends the user's sessions when `takesRightsAway`: in this order, so that
-   * no session started in between keeps the old claims.
+   * Applies what `changesOf` makes of the user's current rights (under a row lock, so concurrent
+   * changes do not lose one another), then ends the user's sessions if the change took rights away:
+   * in this order, so that no session started in between keeps the old claims.
    */
-  async function change(userId: string, changes: UserChanges, takesRightsAway: boolean, action: string): Promise<UserChangeResult> {
-    let user: User | null;
+  async function change(userId: string, action: string, changesOf: (current: UserRights) => UserChanges): Promise<UserChangeResult> {
+    checkUserId(userId);
+    let updated: UserUpdate | null;
     try {
-      user = await users.update(userId, changes);
+      updated = await users.update(userId, changesOf);
     } catch (error) {
       if (isUnknownTenantError(error)) throw apiError("tenant_not_found");
       throw error;
     }
-    if (!user) throw apiError("user_not_found");
-    const revokedSessions = takesRightsAway ? await endSessions(userId) : 0;
+    if (!updated) throw apiError("user_not_found");
+    const { before, user } = updated;
+    const revokedSessions = takesRightsAway(before, user) ? await endSessions(userId) : 0;
     logger.info({ userId, action, tenantId: user.tenant.id, scopes: user.scopes, revokedSessions }, "user changed by an admin");
     return { user, revokedSessions };
   }
@@ -130,40 +140,24 @@ export function createUserAdmin(deps: UserAdminDeps): UserAdmin {
       return user;
     },
 
-    async move(userId, tenantId) {
-      const before = await current(userId);
-      await assertTenantExists(tenants, tenantId);
-      return change(userId, { tenantId }, before.tenant.id !== tenantId, "move");
-    },
+    move: (userId, tenantId) => change(userId, "move", () => ({ tenantId })),
 
-    async setScopes(userId, scopes) {
-      const before = await current(userId);
-      const lost = before.scopes.some((scope) => !scopes.includes(scope));
-      return change(userId, { scopes }, lost, "set_scopes");
-    },
+    setScopes: (userId, scopes) => change(userId, "set_scopes", () => ({ scopes })),
 
-    async grantScopes(userId, scopes) {
-      const before = await current(userId);
-      const union = userScopes.filter((scope) => before.scopes.includes(scope) || scopes.includes(scope));
-      return change(userId, { scopes: union }, false, "grant_scopes");
-    },
+    grantScopes: (userId, scopes) =>
+      change(userId, "grant_scopes", (current) => ({
+        scopes: userScopes.filter((scope) => current.scopes.includes(scope) || scopes.includes(scope)),
+      })),
 
-    async removeScopes(userId, scopes) {
-      const before = await current(userId);
-      const kept = before.scopes.filter((scope) => !scopes.includes(scope));
-      return change(userId, { scopes: kept }, kept.length !== before.scopes.length, "remove_scopes");
-    },
+    removeScopes: (userId, scopes) =>
+      change(userId, "remove_scopes", (current) => ({ scopes: current.scopes.filter((scope) => !scopes.includes(scope)) })),
 
-    async ban(userId, durationSeconds) {
-      checkUserId(userId);
+    ban(userId, durationSeconds) {
       const until = durationSeconds === 0 ? indefinitely : new Date(Date.now() + durationSeconds * 1000);
-      return change(userId, { bannedUntil: until }, true, "ban");
+      return change(userId, "ban", () => ({ bannedUntil: until }));
     },
 
-    async unban(userId) {
-      checkUserId(userId);
-      return change(userId, { bannedUntil: null }, false, "unban");
-    },
+    unban: (userId) => change(userId, "unban", () => ({ bannedUntil: null })),
 
     async remove(userId) {
       const user = await current(userId);

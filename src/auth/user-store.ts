@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { ForeignKeyConstraintViolationException, UniqueConstraintViolationException, sql, type FilterQuery } from "@mikro-orm/core";
+import { ForeignKeyConstraintViolationException, LockMode, UniqueConstraintViolationException, sql, type FilterQuery } from "@mikro-orm/core";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { TenantEntity } from "../db/entities/tenant.js";
 import { UserEntity, type User } from "../db/entities/user.js";
@@ -29,6 +29,19 @@ export interface UserFilter {
   limit: number;
 }
 
+/** What administrative changes touch: a user's tenant, scopes and ban. */
+export interface UserRights {
+  tenantId: string;
+  scopes: readonly Scope[];
+  bannedUntil: Date | null;
+}
+
+/** The user after an administrative change, and its rights before it. */
+export interface UserUpdate {
+  before: UserRights;
+  user: User;
+}
+
 /** An administrative change of a user; absent fields stay as they are. */
 export interface UserChanges {
   tenantId?: string;
@@ -56,10 +69,13 @@ export interface UserStore {
   /** Users matching `filter`, ordered by id. */
   list(filter: UserFilter): Promise<User[]>;
   /**
-   * Applies `changes` to user `id` and returns the user afterwards, or null when there is none. A
-   * tenant that does not exist makes it throw an error that {@link isUnknownTenantError} recognises.
+   * Changes user `id` under a row lock: `changesOf` gets its rights as stored now and says what to
+   * change, so concurrent changes of one user apply one after the other and none is lost (a grant
+   * computed from a stale read would restore a scope just removed). Resolves with the user after the
+   * change, or null when there is none. A tenant that does not exist makes it throw an error that
+   * {@link isUnknownTenantError} recognises.
    */
-  update(id: string, changes: UserChanges): Promise<User | null>;
+  update(id: string, changesOf: (current: UserRights) => UserChanges): Promise<UserUpdate | null>;
   /** Deletes user `id` with its sessions and refresh tokens; false when there was none. */
   remove(id: string): Promise<boolean>;
 }
@@ -125,14 +141,19 @@ export function createUserStore(orm: MikroORM): UserStore {
       return orm.em.fork().find(UserEntity, where, { orderBy: { id: "asc" }, limit: filter.limit });
     },
 
-    async update(id, changes) {
-      const em = orm.em.fork();
-      const set: Partial<Pick<User, "scopes" | "bannedUntil" | "updatedAt">> & { tenant?: string } = { updatedAt: new Date() };
-      if (changes.tenantId !== undefined) set.tenant = changes.tenantId;
-      if (changes.scopes !== undefined) set.scopes = [...changes.scopes];
-      if (changes.bannedUntil !== undefined) set.bannedUntil = changes.bannedUntil;
-      const updated = await em.nativeUpdate(UserEntity, { id }, set);
-      return updated === 0 ? null : em.findOne(UserEntity, { id });
+    update(id, changesOf) {
+      return orm.em.fork().transactional(async (em) => {
+        const user = await em.findOne(UserEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+        if (!user) return null;
+        const before: UserRights = { tenantId: user.tenant.id, scopes: [...user.scopes], bannedUntil: user.bannedUntil };
+        const changes = changesOf(before);
+        if (changes.tenantId !== undefined) user.tenant = em.getReference(TenantEntity, changes.tenantId);
+        if (changes.scopes !== undefined) user.scopes = [...changes.scopes];
+        if (changes.bannedUntil !== undefined) user.bannedUntil = changes.bannedUntil;
+        user.updatedAt = new Date();
+        await em.flush();
+        return { before, user };
+      });
     },
 
     async remove(id) {

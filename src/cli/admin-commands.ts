@@ -93,7 +93,6 @@ const grant: AdminCommand = {
         users: createUserStore(orm),
         sessions: { revokeAll: (userId) => revokeAllSessions(orm, userId) },
         sessionCache: createSessionCache(),
-        tenants: createTenantStore(orm),
         logger,
       });
       const { user } = await admin.grantScopes((await admin.findByEmail(email)).id, scopes);

@@ -200,6 +200,21 @@ describe.each(backends)("AdminService on %s storage", (backend) => {
       refused(await admin.call("POST", `/admin/v1/users/${id}/scopes/grant`, { scopes: [] }), 400, "validation_failed");
     });
 
+    it("applies concurrent scope changes to one user one after the other, losing none", async () => {
+      const user = await signUpUser(api, "contended");
+      const id = userIdOf(user);
+      for (let round = 0; round < 10; round++) {
+        await change("PUT", `/admin/v1/users/${id}/scopes`, { scopes: ["read", "write"] });
+        // A grant computed from a stale read would write "write" back; a removal, drop "admin".
+        await Promise.all([
+          change("POST", `/admin/v1/users/${id}/scopes/grant`, { scopes: ["admin"] }),
+          change("POST", `/admin/v1/users/${id}/scopes/remove`, { scopes: ["write"] }),
+        ]);
+        const [found] = ok<{ users: AdminUserJson[] }>(await admin.call("GET", `/admin/v1/users?email=${encodeURIComponent(user.email)}`)).users;
+        expect(found?.scopes, `round ${round}`).toEqual(["read", "admin"]);
+      }
+    });
+
     it("bans a user, ending its sessions at once, and unbans it", async () => {
       const user = await signUpUser(api, "banned");
       const id = userIdOf(user);
