@@ -1,9 +1,15 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { findFreeLoopbackPort } from "../src/db/free-port.js";
+import { rest } from "./auth/support/auth-api.js";
+import { errorOf, getUser, signUp } from "./ops/support/api.js";
+import { pollUntil } from "./ops/support/wait.js";
+import { createScratchDatabase, externalDatabaseUrl } from "./support/postgres.js";
+import { startTestServer, testJwtSecret, type TestServer } from "./support/server.js";
 
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..");
@@ -36,4 +42,41 @@ describe("the README's usage block", () => {
     expect(stdout).toContain("helios.auth.v1.AuthService");
     expect(stdout).toContain('"email": "developer@example.com"');
   });
+});
+
+const external = await externalDatabaseUrl();
+
+describe.skipIf(!external)("the README's several-instances block", () => {
+  it("starts two instances that share one database and its revocations", async () => {
+    const scratch = await createScratchDatabase(external as string);
+    const ports = [await findFreeLoopbackPort(), await findFreeLoopbackPort()] as const;
+    // As written, except: the scratch database; free ports; and this suite's JWT secret instead of a
+    // random one, because the query role's password derives from it and roles are server-wide (a new
+    // secret would lock out the other suites sharing this PostgreSQL).
+    const script = `${shellBlockAfter("## Running several instances")
+      .replace(/postgres:\/\/\S+/, scratch.url)
+      .replace('"$(openssl rand -base64 48)"', `'${testJwtSecret}'`)
+      .replace("--port 6543", `--port ${ports[0]}`)
+      .replace("--port 6544", `--port ${ports[1]}`)}\nwait\n`;
+    expect(script).not.toContain("6543");
+    const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== "DATABASE_URL" && name !== "HELIOS_JWT_SECRET"));
+    const instances = spawn("bash", ["-euo", "pipefail", "-c", script], { cwd: root, env, stdio: "ignore", detached: true });
+    const exited = once(instances, "exit");
+    const [a, b] = ports.map((port) => `http://127.0.0.1:${port}`) as [string, string];
+    try {
+      for (const url of [a, b]) {
+        const ready = await pollUntil(async () => (await fetch(`${url}/ready`).catch(() => undefined))?.status === 200, 90_000, 200);
+        expect(ready, `${url} became ready`).toBeDefined();
+      }
+      const user = await signUp(a, "readme");
+      const token = user.session.access_token;
+      expect((await getUser(b, token)).status).toBe(200);
+      expect((await rest(a, "POST", "/auth/v1/logout", { headers: { authorization: `Bearer ${token}` } })).status).toBeLessThan(300);
+      expect(await pollUntil(async () => errorOf(await getUser(b, token)) === "session_revoked", 1_000)).toBeDefined();
+    } finally {
+      process.kill(-(instances.pid as number), "SIGTERM");
+      await exited;
+      await scratch.drop();
+    }
+  }, 180_000);
 });
