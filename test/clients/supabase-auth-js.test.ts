@@ -2,23 +2,7 @@ import { AuthApiError, AuthClient, AuthWeakPasswordError, isAuthApiError } from 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generousLimits, strongPassword, uniqueEmail } from "../auth/support/auth-api.js";
 import { backends, startTestServer, type TestServer } from "../support/server.js";
-import { promoteToAdmin, signUpAccount } from "./support/accounts.js";
-
-/** A publishable (sign-up) key of `tenant`, created through the admin API. */
-async function publishableKey(server: TestServer, tenant: string): Promise<string> {
-  const admin = await promoteToAdmin(server, await signUpAccount(server, "keys-admin"));
-  const headers = { authorization: `Bearer ${admin.session.access_token}`, "content-type": "application/json" };
-  const tenantRes = await fetch(`${server.url}/admin/v1/tenants`, { method: "POST", headers, body: JSON.stringify({ id: tenant }) });
-  expect(tenantRes.status, await tenantRes.clone().text()).toBe(200);
-  const res = await fetch(`${server.url}/admin/v1/keys`, {
-    method: "POST",
-    headers,
-    body: JSON.stringify({ name: "web app", tenant_id: tenant, scopes: ["signup"] }),
-  });
-  const body = (await res.json()) as { key: string };
-  expect(res.status, JSON.stringify(body)).toBe(200);
-  return body.key;
-}
+import { publishableKey } from "./support/accounts.js";
 
 describe.each(backends)("Supabase auth-js against /auth/v1 on %s storage", (backend) => {
   let server: TestServer;

@@ -18,8 +18,8 @@ export async function signUpAccount(server: TestServer, label = "client"): Promi
 }
 
 /**
- * Gives an account every scope, as the schema owner (there is no admin API yet, as in
- * test/query/query-api.test.ts), and signs it in again so that its token carries them.
+ * Gives an account every scope, as the schema owner in SQL (how the first admin comes to be), and
+ * signs it in again so that its token carries them.
  */
 export async function promoteToAdmin(server: TestServer, account: Account): Promise<Account> {
   const owner = new pg.Client({ connectionString: server.storage.ownerUrl });
@@ -43,4 +43,20 @@ export async function runSql(server: TestServer, account: Account, sql: string, 
   const body = (await res.json()) as unknown;
   if (res.status !== 200) throw new Error(`${sql}: ${res.status} ${JSON.stringify(body)}`);
   return body;
+}
+
+/** A publishable (sign-up) key of `tenant`, created through the admin API. */
+export async function publishableKey(server: TestServer, tenant: string): Promise<string> {
+  const admin = await promoteToAdmin(server, await signUpAccount(server, "keys-admin"));
+  const headers = { authorization: `Bearer ${admin.session.access_token}`, "content-type": "application/json" };
+  const tenantRes = await fetch(`${server.url}/admin/v1/tenants`, { method: "POST", headers, body: JSON.stringify({ id: tenant }) });
+  if (tenantRes.status !== 200) throw new Error(`tenant not created: ${tenantRes.status} ${await tenantRes.text()}`);
+  const res = await fetch(`${server.url}/admin/v1/keys`, {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ name: "web app", tenant_id: tenant, scopes: ["signup"] }),
+  });
+  const body = (await res.json()) as { key: string };
+  if (res.status !== 200) throw new Error(`key not created: ${res.status} ${JSON.stringify(body)}`);
+  return body.key;
 }
