@@ -51,6 +51,7 @@ export function createBearerVerifier(options: BearerVerifierOptions): (token: st
     if (!state?.live) throw apiError("session_revoked");
     if (state.bannedUntil !== null && state.bannedUntil.getTime() > now()) throw apiError("user_banned");
     const principal = principalFromClaims(claims);
-    return { ...principal, scopes: principal.scopes.filter((scope) => state.scopes.includes(scope)), tenantId: state.tenantId };
+    const { scopes, tenantId } = state.account;
+    return { ...principal, scopes: principal.scopes.filter((scope) => scopes.includes(scope)), tenantId };
   };
 }

@@ -47,7 +47,7 @@ export function createSessionCache(options: SessionCacheOptions = {}): SessionCa
     forget(sessionIds) {
       for (const sessionId of sessionIds) cache.forget(sessionId);
     },
-    forgetUser: (userId) => cache.forgetWhere((state) => state.userId === userId),
+    forgetUser: (userId) => cache.forgetWhere((state) => state.account.id === userId),
     clear: () => cache.clear(),
   };
 }

@@ -32,16 +32,14 @@ export type LogoutScope = "local" | "global" | "others";
 
 /** What the bearer check needs to know about a session. */
 export interface SessionState {
-  userId: string;
   /** Not revoked and not past its `not_after`. */
   live: boolean;
   /** The user's ban, if any (compared with the clock when used). */
   bannedUntil: Date | null;
-  /** The user's scopes now (a token names those it was signed with). */
-  scopes: Scope[];
-  /** The user's tenant now. */
-  tenantId: string;
-  /** What the user may see of the account now (GetUser answers from it). */
+  /**
+   * The user's account as stored now: its scopes (a token names those it was signed with), its
+   * tenant, and what GetUser answers.
+   */
   account: AccountFields;
 }
 
@@ -239,7 +237,7 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         createdAt: new Date(row.created_at),
         lastSignInAt: row.last_sign_in_at === null ? null : new Date(row.last_sign_in_at),
       };
-      return { userId: row.user_id, live: row.live, bannedUntil, scopes: row.scopes, tenantId: row.tenant_id, account };
+      return { live: row.live, bannedUntil, account };
     },
   };
 }

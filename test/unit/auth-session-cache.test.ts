@@ -3,7 +3,7 @@ import { createSessionCache } from "../../src/auth/session-cache.js";
 import type { SessionState } from "../../src/auth/session-store.js";
 
 const account = { id: "u1", email: "u1@example.com", role: "authenticated", tenantId: "default", scopes: ["read", "write"] as const, createdAt: new Date(0), lastSignInAt: null };
-const live: SessionState = { userId: "u1", live: true, bannedUntil: null, scopes: ["read", "write"], tenantId: "default", account };
+const live: SessionState = { live: true, bannedUntil: null, account };
 
 function deferred<T>() {
   let resolve!: (value: T) => void;

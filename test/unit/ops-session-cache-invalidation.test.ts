@@ -3,11 +3,8 @@ import { createSessionCache } from "../../src/auth/session-cache.js";
 import type { SessionState } from "../../src/auth/session-store.js";
 
 const state = (userId: string): SessionState => ({
-  userId,
   live: true,
   bannedUntil: null,
-  scopes: ["read"],
-  tenantId: "t",
   account: { id: userId, email: `${userId}@example.com`, role: "authenticated", tenantId: "t", scopes: ["read"], createdAt: new Date(0), lastSignInAt: null },
 });
 
