@@ -1,7 +1,7 @@
 import { runAdminCli } from "./cli/admin-cli.js";
 import { ConfigError, configFromValues, helpText, parseFlags } from "./config/config.js";
 import { createLogger } from "./logging/logger.js";
-import { startServer } from "./server/server.js";
+import { startServer } from "./app/server.js";
 
 /**
  * CLI entry: flags → config → server; exits non-zero with a one-line reason on bad input.

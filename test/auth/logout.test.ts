@@ -3,7 +3,7 @@ import { createClient } from "@connectrpc/connect";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueryService } from "../../gen/helios/query/v1/query_pb.js";
 import { createLogger } from "../../src/logging/logger.js";
-import { startServer, type RunningServer } from "../../src/server/server.js";
+import { startServer, type RunningServer } from "../../src/app/server.js";
 import { backends, startTestServer, type TestServer } from "../support/server.js";
 import {
   authApi,

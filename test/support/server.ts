@@ -1,7 +1,7 @@
 import { Writable } from "node:stream";
 import { configFromValues, parseFlags, type Config } from "../../src/config/config.js";
 import { createLogger } from "../../src/logging/logger.js";
-import { startServer, type RunningServer } from "../../src/server/server.js";
+import { startServer, type RunningServer } from "../../src/app/server.js";
 import { testJwtSecret } from "./jwt-secret.js";
 import { createScratchDatabase, externalDatabaseUrl, freshDataDir, removeDataDir } from "./postgres.js";
 

@@ -10,12 +10,12 @@ import { openStorage, type Storage } from "../db/storage.js";
 import { createErrorBoundary } from "../errors/error-boundary.js";
 import { createStorageErrorInterceptor } from "../errors/storage-error-interceptor.js";
 import type { Logger } from "../logging/logger.js";
-import { listen } from "./listener.js";
-import { createMetrics } from "./metrics.js";
+import { listen } from "../server/listener.js";
+import { createMetrics } from "../server/metrics.js";
 import { createQueryModule } from "../query/query-module.js";
-import { createRequestHandler } from "./request-handler.js";
-import { createRequestScopeInterceptor } from "./request-observer.js";
-import { createServingState } from "./serving-state.js";
+import { createRequestHandler } from "../server/request-handler.js";
+import { createRequestScopeInterceptor } from "../server/request-observer.js";
+import { createServingState } from "../server/serving-state.js";
 
 /** A started server. */
 export interface RunningServer {
