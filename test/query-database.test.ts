@@ -145,7 +145,7 @@ describe.skipIf(!available)("QueryService database path", () => {
       INSERT INTO products VALUES (1, 'anvil'), (2, 'rocket');
       INSERT INTO ledger (tenant_id, note) VALUES ('acme', 'a1'), ('globex', 'g1'), ('globex', 'g2');
       ANALYZE orders;`);
-    const config = { statementTimeoutMs: 1500, rowCap: 1000, maxSqlBytes: 64 * 1024, maxConcurrentPerTenant: 3 };
+    const config = { statementTimeoutMs: 1500, rowCap: 1000, maxSqlBytes: 64 * 1024, maxConcurrentPerTenant: 3, queueLength: 1 };
     executor = await createQueryExecutor({ authenticatorUrl, config, poolSize: 8 });
     slowExecutor = await createQueryExecutor({
       authenticatorUrl,
@@ -496,12 +496,14 @@ describe.skipIf(!available)("QueryService database path", () => {
       expect((await run({ sql: "SELECT generate_series(1, 1001)" })).truncated).toBe(true);
     });
 
-    it("caps concurrent queries per tenant", async () => {
-      const sleeps = Array.from({ length: 4 }, () => run({ sql: "SELECT pg_sleep(0.4)" }).then(() => "ok", (e) => e));
+    it("caps concurrent queries per tenant: beyond the cap they wait, beyond the queue they are refused", async () => {
+      const sleeps = Array.from({ length: 5 }, () => run({ sql: "SELECT pg_sleep(0.4)" }).then(() => "ok", (e) => e));
       const other = run({ sql: "SELECT 1" }, globex);
       const results = await Promise.all(sleeps);
-      const refused = results.filter((r) => r !== "ok").map((e) => reasonOf(ConnectError.from(e)));
-      expect(refused).toEqual(["too_many_queries"]);
+      const refused = results.filter((r) => r !== "ok").map((e) => ConnectError.from(e));
+      expect(refused.map(reasonOf)).toEqual(["too_many_queries"]);
+      expect(refused[0]?.message).toContain("--query-queue-length");
+      expect(refused[0]?.metadata.get("retry-after")).toBe("1");
       await expect(other).resolves.toMatchObject({ row_count: 1 });
     });
   });

@@ -36,7 +36,13 @@ export interface RunningServer {
  * database's cache invalidations, so changes made anywhere reach it as they commit.
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
-  const storage = await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
+  const storage = await openStorage({
+    dataDir: config.dataDir,
+    databaseUrl: config.databaseUrl,
+    directDatabaseUrl: config.directDatabaseUrl,
+    pooler: config.pooler,
+    logger,
+  });
   let closeQuery: (() => Promise<void>) | undefined;
   let closeBus: (() => Promise<void>) | undefined;
   try {
@@ -48,14 +54,22 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const admin = createAdminModule({ orm: storage.orm, accounts: auth.accounts, defaultTenant: config.auth.defaultTenant, logger });
     const query = await createQueryModule({ config: config.query, storage, jwtSecret, logger });
     closeQuery = () => query.close();
-    const bus = await startInvalidationBus({
-      url: storage.ownerUrl,
-      targets: auth.invalidation,
-      logger: logger.child({ component: "invalidation" }),
-      onReceived: (kind) => metrics.invalidationReceived(kind),
-    });
-    closeBus = () => bus.close();
-    metrics.trackListener(() => bus.listening);
+    const bus = storage.sessionUrl
+      ? await startInvalidationBus({
+          url: storage.sessionUrl,
+          targets: auth.invalidation,
+          logger: logger.child({ component: "invalidation" }),
+          onReceived: (kind) => metrics.invalidationReceived(kind),
+        })
+      : undefined;
+    if (!bus) {
+      logger.warn(
+        { pooler: storage.pooler },
+        "--database-url is a transaction-mode connection pooler and no --direct-database-url is set: no LISTEN for cache invalidation, so revocations reach this instance through the caches' 1 s lifetime",
+      );
+    }
+    closeBus = () => bus?.close() ?? Promise.resolve();
+    metrics.trackListener(() => bus?.listening ?? false);
     metrics.trackPool("auth", () => ormPoolStats(storage.orm));
     metrics.trackPool("query", () => query.poolStats());
     const serving = createServingState(() => storage.ping());
@@ -93,7 +107,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         closing ??= (async () => {
           serving.beginShutdown();
           await listener.close(config.shutdownTimeoutMs);
-          await bus.close();
+          await bus?.close();
           await query.close();
           await storage.close();
         })();

@@ -38,7 +38,16 @@ export interface QueryConfig {
   rowCap: number;
   maxSqlBytes: number;
   maxConcurrentPerTenant: number;
+  /** Queries of one tenant that may wait for a connection beyond those running (default 200). */
+  queueLength?: number;
+  /** How long a query may wait in its tenant's queue (default 10 s). */
+  queueTimeoutMs?: number;
 }
+
+/** Pooler modes accepted by `--pooler`. */
+export const poolerModes = ["auto", "none", "transaction"] as const;
+/** One of {@link poolerModes}: probe at start, a direct connection, or a transaction-mode pooler. */
+export type PoolerMode = (typeof poolerModes)[number];
 
 /** The validated configuration of one server process. */
 export interface Config {
@@ -47,6 +56,10 @@ export interface Config {
   port: number;
   dataDir: string;
   databaseUrl: string | undefined;
+  /** PostgreSQL itself, when `databaseUrl` is a pooler: LISTEN, the migration lock, role set-up. */
+  directDatabaseUrl: string | undefined;
+  /** What sits between the service and PostgreSQL at `databaseUrl`. */
+  pooler: PoolerMode;
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: LogLevel;
   maxBodyBytes: number;
@@ -75,6 +88,15 @@ export const flags = {
   port: { type: "string", env: "PORT", help: "port to listen on (default 6543; 0 picks a free one)" },
   "data-dir": { type: "string", help: "embedded storage directory (default ./helios-data)" },
   "database-url": { type: "string", env: "DATABASE_URL", help: "use this PostgreSQL instead of embedded storage" },
+  "direct-database-url": {
+    type: "string",
+    env: "DIRECT_DATABASE_URL",
+    help: "PostgreSQL itself when --database-url is a connection pooler: LISTEN, migration lock, role set-up",
+  },
+  pooler: {
+    type: "string",
+    help: `what --database-url points at: ${poolerModes.join(", ")} (default auto: probed at start)`,
+  },
   "token-expiry": { type: "string", help: "access token lifetime in seconds (default 3600)" },
   "refresh-token-expiry": { type: "string", help: "refresh token lifetime in seconds (default 604800, 7 days)" },
   "refresh-grace": { type: "string", help: "seconds a rotated refresh token may be replayed by a concurrent client (default 10)" },
@@ -96,7 +118,12 @@ export const flags = {
   "statement-timeout": { type: "string", help: "query statement timeout in seconds (default 5)" },
   "row-cap": { type: "string", help: "most rows one query returns (default 10000)" },
   "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
-  "max-concurrent-queries": { type: "string", help: "concurrent queries per tenant (default 8)" },
+  "max-concurrent-queries": { type: "string", help: "concurrent queries per tenant; more wait in its queue (default 10, the query pool's size)" },
+  "query-queue-length": {
+    type: "string",
+    help: "queries of one tenant that may wait for a connection beyond its running ones (default 200)",
+  },
+  "query-queue-timeout": { type: "string", help: "seconds a query may wait for a connection (default 10)" },
   "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
   "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
@@ -225,6 +252,17 @@ export function configFromValues(values: Record<string, string | boolean | undef
   if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new ConfigError("--database-url must start with postgres:// or postgresql://");
   }
+  const directDatabaseUrl = str("direct-database-url");
+  if (directDatabaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(directDatabaseUrl)) {
+    throw new ConfigError("--direct-database-url must start with postgres:// or postgresql://");
+  }
+  if (directDatabaseUrl !== undefined && databaseUrl === undefined) {
+    throw new ConfigError("--direct-database-url needs --database-url (the pooler it bypasses)");
+  }
+  const pooler = str("pooler") ?? "auto";
+  if (!(poolerModes as readonly string[]).includes(pooler)) {
+    throw new ConfigError(`--pooler must be one of ${poolerModes.join(", ")}, got "${pooler}"`);
+  }
   const previous = (str("jwt-previous-secrets") ?? "")
     .split(",")
     .filter((s) => s !== "")
@@ -236,6 +274,8 @@ export function configFromValues(values: Record<string, string | boolean | undef
     port: integer("port", str("port"), 6543, 0, 65535),
     dataDir: resolve(nonEmpty("data-dir", str("data-dir"), "helios-data")),
     databaseUrl,
+    directDatabaseUrl,
+    pooler: pooler as PoolerMode,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     logLevel: logLevel as LogLevel,
     maxBodyBytes: integer("max-body-bytes", str("max-body-bytes"), 1024 * 1024, 1024, 64 * 1024 * 1024),
@@ -263,7 +303,9 @@ export function configFromValues(values: Record<string, string | boolean | undef
       statementTimeoutMs: seconds("statement-timeout", str("statement-timeout"), 5, 0.01, 3600) * 1000,
       rowCap: integer("row-cap", str("row-cap"), 10_000, 1, 1_000_000),
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
-      maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
+      maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 10, 1, 1000),
+      queueLength: integer("query-queue-length", str("query-queue-length"), 200, 0, 100_000),
+      queueTimeoutMs: seconds("query-queue-timeout", str("query-queue-timeout"), 10, 0.01, 3600) * 1000,
     },
   };
 }

@@ -11,6 +11,8 @@ import { createOrmLoggerFactory } from "./orm-logger.js";
 export interface OrmOptions {
   /** Connection URL of the role that owns the schemas. Never logged. */
   readonly url: string;
+  /** Where the migration lock is taken (PostgreSQL itself when `url` is a pooler); default `url`. */
+  readonly lockUrl?: string;
   readonly logger: Logger;
 }
 
@@ -36,7 +38,7 @@ export const MIGRATIONS_TABLE = "auth.mikro_orm_migrations";
  *
  * @throws Error when the database is unreachable or a migration fails; the ORM is closed then.
  */
-export async function openOrm({ url, logger }: OrmOptions): Promise<MikroORM> {
+export async function openOrm({ url, lockUrl, logger }: OrmOptions): Promise<MikroORM> {
   parseDatabaseUrl(url);
   const target = describeDatabaseUrl(url);
   const orm = await MikroORM.init({
@@ -68,7 +70,7 @@ export async function openOrm({ url, logger }: OrmOptions): Promise<MikroORM> {
   try {
     const check = await orm.checkConnection();
     if (!check.ok) throw new Error(`cannot connect to PostgreSQL ${target}: ${check.reason}`, { cause: check.error });
-    await runPendingMigrations(orm, url, logger);
+    await runPendingMigrations(orm, lockUrl ?? url, logger);
     return orm;
   } catch (error) {
     await orm.close(true).catch(() => undefined);

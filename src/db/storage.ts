@@ -1,9 +1,11 @@
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { PoolerMode } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
 import { describeDatabaseUrl, parseDatabaseUrl } from "./connection-url.js";
 import { startEmbeddedPostgres, type EmbeddedPostgres } from "./embedded-postgres.js";
 import { openOrm } from "./orm.js";
+import { detectTransactionPooler } from "./pooler-probe.js";
 
 /** Options of {@link openStorage}. */
 export interface StorageOptions {
@@ -11,6 +13,10 @@ export interface StorageOptions {
   readonly dataDir: string;
   /** An external PostgreSQL (`postgres://user:password@host:port/database`); omit for embedded mode. */
   readonly databaseUrl?: string;
+  /** PostgreSQL itself when `databaseUrl` is a connection pooler (external mode only). */
+  readonly directDatabaseUrl?: string;
+  /** What `databaseUrl` leads to; default `auto` (probed). */
+  readonly pooler?: PoolerMode;
   readonly logger: Logger;
 }
 
@@ -19,6 +25,17 @@ export interface Storage {
   readonly mode: "embedded" | "external";
   /** Connection URL of the role that owns the schemas (runs migrations, the auth schema). Never log it (it holds a password). */
   readonly ownerUrl: string;
+  /**
+   * `transaction` when {@link Storage.ownerUrl} leads to a transaction-mode pooler: then a
+   * statement may not outlive its transaction on a connection (no named prepared statements
+   * across transactions, no session settings).
+   */
+  readonly pooler: "none" | "transaction";
+  /**
+   * Where what needs a session of its own goes (LISTEN, role and tenancy set-up): the direct URL,
+   * or `ownerUrl` when that is no pooler; undefined behind a pooler without a direct URL. Never logged.
+   */
+  readonly sessionUrl: string | undefined;
   /** MikroORM with every migration applied. */
   readonly orm: MikroORM;
   /** True when the database answers a trivial query within ~1 s. */
@@ -40,25 +57,33 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
   const { databaseUrl, logger } = options;
   if (databaseUrl) {
     parseDatabaseUrl(databaseUrl);
+    const { directDatabaseUrl } = options;
+    if (directDatabaseUrl) parseDatabaseUrl(directDatabaseUrl);
     logger.info({ database: describeDatabaseUrl(databaseUrl) }, `using external PostgreSQL ${describeDatabaseUrl(databaseUrl)}`);
-    const orm = await openOrm({ url: databaseUrl, logger });
-    return createStorage("external", databaseUrl, orm, undefined);
+    const mode = options.pooler ?? "auto";
+    const pooled = mode === "auto" ? await detectTransactionPooler(databaseUrl) : mode === "transaction";
+    const sessionUrl = directDatabaseUrl ?? (pooled ? undefined : databaseUrl);
+    const orm = await openOrm({ url: databaseUrl, lockUrl: sessionUrl, logger });
+    return createStorage({ mode: "external", ownerUrl: databaseUrl, pooler: pooled ? "transaction" : "none", sessionUrl }, orm, undefined);
   }
   const cluster = await startEmbeddedPostgres({ dataDir: options.dataDir, logger });
   try {
     const orm = await openOrm({ url: cluster.url, logger });
-    return createStorage("embedded", cluster.url, orm, cluster);
+    return createStorage({ mode: "embedded", ownerUrl: cluster.url, pooler: "none", sessionUrl: cluster.url }, orm, cluster);
   } catch (error) {
     await cluster.stop();
     throw error;
   }
 }
 
-function createStorage(mode: Storage["mode"], ownerUrl: string, orm: MikroORM, cluster: EmbeddedPostgres | undefined): Storage {
+function createStorage(
+  urls: Pick<Storage, "mode" | "ownerUrl" | "pooler" | "sessionUrl">,
+  orm: MikroORM,
+  cluster: EmbeddedPostgres | undefined,
+): Storage {
   let closed: Promise<void> | undefined;
   return {
-    mode,
-    ownerUrl,
+    ...urls,
     orm,
     async ping() {
       if (closed) return false;

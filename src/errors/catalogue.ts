@@ -80,6 +80,7 @@ export const catalogue = {
   // Server
   storage_unavailable: { code: Code.Unavailable, status: 503, message: "Storage is unavailable" },
   internal_error: { code: Code.Internal, status: 500, message: "Internal server error" },
+  server_busy: { code: Code.Unavailable, status: 503, message: "The server is busy; retry shortly" },
 } as const satisfies Record<string, CatalogueEntry>;
 
 /** A failure reason: a key of the {@link catalogue}. */

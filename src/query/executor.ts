@@ -5,9 +5,10 @@ import type { Principal } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
 import type { PoolStats } from "../server/metrics.js";
-import { createConcurrencyLimiter } from "./concurrency-limiter.js";
+import { createFairQueue } from "./fair-queue.js";
 import { mapDatabaseError } from "./database-errors.js";
 import { encodeParams } from "./param-encoding.js";
+import { defaultPreparedStatementLimits, type PreparedStatementLimits } from "./prepared-statements.js";
 import { requestSetup, resolveAccess } from "./request-setup.js";
 import { decodeRows, parseCommandTag, type JsonValue, type QueryResult } from "./result-encoding.js";
 import { authorizeStatement, createSqlGuard, type SqlGuard, type StatementClass } from "./sql-guard.js";
@@ -27,6 +28,11 @@ export interface QueryExecutorOptions {
   connectionTimeoutMs?: number;
   /** A guard to share; by default one is created from `config.maxSqlBytes`. */
   guard?: SqlGuard;
+  /**
+   * Keep repeated texts prepared per connection (default: on, with the default bounds); `false`
+   * behind a transaction-mode pooler, whose next transaction may run on another server connection.
+   */
+  preparedStatements?: boolean | Readonly<PreparedStatementLimits>;
 }
 
 /** One statement to run for a principal. */
@@ -74,14 +80,17 @@ async function toResult(
  * Creates the query executor: a `pg.Pool` logged in as `helios_authenticator`, and per statement
  * one implicit transaction sent in one round trip (see `statement-pipeline.ts`): settings and claims,
  * `role` = helios_user or helios_admin, the statement over the extended protocol with at most
- * `rowCap` rows fetched, and after admin DDL a tenancy sync. Per-tenant concurrency is capped.
+ * `rowCap` rows fetched, and after admin DDL a tenancy sync. The pool's connections are shared
+ * fairly between tenants (see `fair-queue.ts`): a query over its tenant's share waits, and is refused
+ * only when its tenant's queue is full or the wait runs out.
  */
 export async function createQueryExecutor(options: QueryExecutorOptions): Promise<QueryExecutor> {
   const { config, logger } = options;
   const guard = options.guard ?? (await createSqlGuard({ maxSqlBytes: config.maxSqlBytes }));
+  const poolSize = options.poolSize ?? 10;
   const pool = new pg.Pool({
     connectionString: options.authenticatorUrl,
-    max: options.poolSize ?? 10,
+    max: poolSize,
     connectionTimeoutMillis: options.connectionTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
     application_name: "heliosdb-nano/query",
@@ -94,7 +103,30 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
   const ignore = () => undefined;
   pool.on("acquire", (client) => client.on("error", ignore));
   pool.on("release", (_error, client) => client.off("error", ignore));
-  const limiter = createConcurrencyLimiter(config.maxConcurrentPerTenant);
+  const queueLength = config.queueLength ?? 200;
+  const queueTimeoutMs = config.queueTimeoutMs ?? 10_000;
+  const perTenant = Math.min(config.maxConcurrentPerTenant, poolSize);
+  const retryAfter = { headers: { "Retry-After": "1" } };
+  const slots = createFairQueue({
+    capacity: poolSize,
+    perKeyMax: perTenant,
+    queueLength,
+    timeoutMs: queueTimeoutMs,
+    full: () =>
+      apiError(
+        "too_many_queries",
+        `This tenant has ${perTenant} queries running and ${queueLength} waiting, the most allowed (--max-concurrent-queries, --query-queue-length)`,
+        retryAfter,
+      ),
+    timedOut: () =>
+      apiError("server_busy", `The query waited ${queueTimeoutMs / 1000} s for a connection (--query-queue-timeout)`, retryAfter),
+  });
+  const prepared =
+    options.preparedStatements === false
+      ? undefined
+      : options.preparedStatements === true || options.preparedStatements === undefined
+        ? defaultPreparedStatementLimits
+        : options.preparedStatements;
   const types = createTypeRegistry(async (oids) => {
     const result = await pool.query<TypeRow>(
       `SELECT oid, typname, typtype, typcategory, typelem, typbasetype, typdelim
@@ -121,7 +153,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
       const statement = guard.classify(request.sql);
       authorizeStatement(statement, request.principal.scopes, { readOnly: access.readOnly });
       const values = encodeParams(request.params ?? []);
-      const release = limiter.acquire(`tenant:${request.principal.tenantId}`);
+      const release = await slots.acquire(request.principal.tenantId);
       try {
         let client: pg.PoolClient;
         try {
@@ -138,6 +170,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
             maxRows: config.rowCap,
             after: statement.kind === "ddl" ? { text: syncTenancyStatement, values: [] } : undefined,
             deadlineMs,
+            prepared,
           });
         } catch (error) {
           const mapped = fail(error, statement);

@@ -35,7 +35,9 @@ export async function createQueryModule(deps: {
 }): Promise<QueryModule> {
   const logger = deps.logger.child({ component: "query" });
   const password = deriveAuthenticatorPassword(deps.jwtSecret);
-  const owner = new pg.Client({ connectionString: deps.storage.ownerUrl });
+  // Set-up wants PostgreSQL itself when it can have it (it also works through a transaction pooler:
+  // single statements and one transaction).
+  const owner = new pg.Client({ connectionString: deps.storage.sessionUrl ?? deps.storage.ownerUrl });
   await owner.connect();
   try {
     await setupDatabaseRoles(owner, { authenticatorPassword: password, logger });
@@ -46,6 +48,7 @@ export async function createQueryModule(deps: {
     authenticatorUrl: authenticatorUrl(deps.storage.ownerUrl, password),
     config: deps.config,
     logger,
+    preparedStatements: deps.storage.pooler === "none",
   });
 
   const run = async (request: QueryRequest, context: HandlerContext, readOnly: boolean) => {

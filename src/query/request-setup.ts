@@ -63,18 +63,15 @@ function setupText(readOnly: boolean): string {
   ].join(", ")}`;
 }
 
-const statements = {
-  readOnly: { name: "helios_setup_ro", text: setupText(true) },
-  readWrite: { name: "helios_setup_rw", text: setupText(false) },
-};
+const texts = { readOnly: setupText(true), readWrite: setupText(false) };
 
 /**
  * The statement that opens a request's transaction: run it first, before the user's statement.
- * It is named, so a connection prepares it once.
+ * Its text is one of two constants, so a connection that keeps statements prepares it once.
  */
 export function requestSetup(access: RequestAccess, statementTimeoutMs: number): PipelineStatement {
   return {
-    ...(access.readOnly ? statements.readOnly : statements.readWrite),
+    text: access.readOnly ? texts.readOnly : texts.readWrite,
     values: [
       String(Math.max(1, Math.round(statementTimeoutMs))),
       access.tenantId,

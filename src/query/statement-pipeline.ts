@@ -1,18 +1,11 @@
 import type { ClientBase, Connection, Submittable } from "pg";
+import { statementsOf, type ConnectionStatements, type PreparedStatementLimits, type StatementUse } from "./prepared-statements.js";
 
 /** One statement of a pipeline: its text and text-format parameter values. */
 export interface PipelineStatement {
   text: string;
   values: readonly (string | null)[];
-  /**
-   * Prepare under this name once per connection and reuse it (constant server texts only; the
-   * user's statement always goes unnamed).
-   */
-  name?: string;
 }
-
-/** Named statements already prepared, per connection. */
-const prepared = new WeakMap<object, Set<string>>();
 
 /** What {@link runPipeline} sends in one round trip. */
 export interface PipelineRequest {
@@ -25,6 +18,12 @@ export interface PipelineRequest {
   after?: PipelineStatement;
   /** Client-side deadline in ms; when it passes the pipeline fails with a {@link PipelineTimeout}. */
   deadlineMs?: number;
+  /**
+   * Keep the setup and the user's statement prepared on the connection, by text, within these
+   * bounds; when absent everything goes unnamed (what a transaction-mode pooler needs: the next
+   * transaction may run on another server connection).
+   */
+  prepared?: Readonly<PreparedStatementLimits>;
 }
 
 /** A column as the RowDescription message describes it. */
@@ -66,6 +65,7 @@ export class PipelineTimeout extends Error {
 /** The subset of pg's Connection used here (its bundled typings are out of date). */
 interface WireConnection {
   parse(message: { text: string; name?: string; types?: number[] }): void;
+  close(message: { type: "S" | "P"; name?: string }): void;
   bind(message: { portal?: string; statement?: string; values?: readonly (string | null)[] }): void;
   describe(message: { type: "P" | "S"; name?: string }): void;
   execute(message: { portal?: string; rows?: number }): void;
@@ -89,9 +89,11 @@ interface CommandCompleteMessage {
 const stages: PipelineStage[] = ["setup", "statement", "after"];
 
 /**
- * A pg Submittable that sends, before a single Sync, Parse/Bind/Execute for the setup statement
- * (Parse only once per connection when it is named), Parse/Bind/Describe/Execute(maxRows + 1) for
- * the user's statement, and optionally Parse/Bind/Execute for a final statement. All of it runs in one implicit transaction that PostgreSQL
+ * A pg Submittable that sends, before a single Sync, Parse/Bind/Execute for the setup statement,
+ * Parse/Bind/Describe/Execute(maxRows + 1) for the user's statement, and optionally
+ * Parse/Bind/Execute for a final statement. With {@link PipelineRequest.prepared} the first two are
+ * named and parsed only the first time a connection sees their text (see `prepared-statements.ts`),
+ * after Close messages for the statements the connection dropped. All of it runs in one implicit transaction that PostgreSQL
  * commits at Sync, or rolls back if any message failed: one round trip per query, no BEGIN or
  * COMMIT, and no explicit ROLLBACK on error.
  *
@@ -109,6 +111,13 @@ class StatementPipeline implements Submittable {
   private commandTag: string | undefined;
   private suspended = false;
   private timer: NodeJS.Timeout | undefined;
+  private cache: ConnectionStatements | undefined;
+  private setupUse: StatementUse | undefined;
+  private statementUse: StatementUse | undefined;
+  /** Whether the user's statement ran as one the connection had prepared before. */
+  get reusedStatement(): boolean {
+    return this.statementUse?.parse === false;
+  }
 
   constructor(private readonly request: PipelineRequest) {
     this.done = new Promise<PipelineOutcome>((resolve, reject) => {
@@ -123,19 +132,19 @@ class StatementPipeline implements Submittable {
     if (deadlineMs !== undefined) {
       this.timer = setTimeout(() => this.fail(new PipelineTimeout("database did not answer in time")), deadlineMs);
     }
-    let names = prepared.get(connection);
-    if (!names) prepared.set(connection, (names = new Set()));
+    if (this.request.prepared) {
+      this.cache = statementsOf(connection, this.request.prepared);
+      this.setupUse = this.cache.use(setup.text);
+      this.statementUse = this.cache.use(statement.text);
+    }
     wire.stream.cork?.();
     try {
-      if (!setup.name || !names.has(setup.name)) {
-        wire.parse({ text: setup.text, name: setup.name });
-        // Marked now: a failure in the setup stage discards the connection anyway.
-        if (setup.name) names.add(setup.name);
-      }
-      wire.bind({ statement: setup.name, values: setup.values });
+      for (const name of this.cache?.takeClosable() ?? []) wire.close({ type: "S", name });
+      if (this.setupUse?.parse !== false) wire.parse({ text: setup.text, name: this.setupUse?.name });
+      wire.bind({ statement: this.setupUse?.name, values: setup.values });
       wire.execute({ rows: 0 });
-      wire.parse({ text: statement.text });
-      wire.bind({ values: statement.values });
+      if (this.statementUse?.parse !== false) wire.parse({ text: statement.text, name: this.statementUse?.name });
+      wire.bind({ statement: this.statementUse?.name, values: statement.values });
       wire.describe({ type: "P" });
       // One row beyond the cap tells a truncated result from one that fits exactly.
       wire.execute({ rows: maxRows + 1 });
@@ -147,6 +156,19 @@ class StatementPipeline implements Submittable {
       wire.sync();
     } finally {
       wire.stream.uncork?.();
+    }
+  }
+
+  /** Tells the connection's statement cache how this pipeline ended (`failure` undefined: it succeeded). */
+  private remember(failure: Error | undefined): void {
+    if (!this.cache) return;
+    for (const [text, use] of [
+      [this.request.setup.text, this.setupUse],
+      [this.request.statement.text, this.statementUse],
+    ] as const) {
+      if (!use) continue;
+      if (!failure) this.cache.succeeded(text, use);
+      else this.cache.failed(text, use, use === this.statementUse && isStalePlan(failure));
     }
   }
 
@@ -192,6 +214,7 @@ class StatementPipeline implements Submittable {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    this.remember(undefined);
     this.resolve({ fields: this.fields, rows: this.rows, commandTag: this.commandTag, suspended: this.suspended });
   }
 
@@ -199,18 +222,34 @@ class StatementPipeline implements Submittable {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    this.remember(error);
     this.reject(error);
   }
+}
+
+/** PostgreSQL's answer when DDL changed the columns a prepared statement returns. */
+function isStalePlan(error: unknown): boolean {
+  if (!(error instanceof PipelineError) || error.stage !== "statement") return false;
+  const { code, message } = error.cause as { code?: string; message?: string };
+  return code === "0A000" && /cached plan must not change result type/.test(message ?? "");
 }
 
 /**
  * Runs a {@link PipelineRequest} on `client` in one round trip and returns the user statement's raw
  * outcome. Rejects with a {@link PipelineError} (database or connection error, with its stage) or a
  * {@link PipelineTimeout}; after a timeout, a connection error or any failure in the setup stage the
- * client must be destroyed.
+ * client must be destroyed. A prepared statement that DDL made stale is parsed afresh and run once
+ * more (the failed transaction changed nothing).
  */
-export function runPipeline(client: ClientBase, request: PipelineRequest): Promise<PipelineOutcome> {
+export async function runPipeline(client: ClientBase, request: PipelineRequest): Promise<PipelineOutcome> {
   const pipeline = new StatementPipeline(request);
   client.query(pipeline);
-  return pipeline.done;
+  try {
+    return await pipeline.done;
+  } catch (error) {
+    if (!pipeline.reusedStatement || !isStalePlan(error)) throw error;
+    const retry = new StatementPipeline(request);
+    client.query(retry);
+    return retry.done;
+  }
 }
