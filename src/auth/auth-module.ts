@@ -83,7 +83,7 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
   const logger = deps.logger.child({ component: "auth" });
   const issuer = createTokenIssuer({ ...config, jwtSecret }, { clockSkewSeconds: config.clockSkewSeconds });
   const events = deps.events ?? silentAuthEvents;
-  const hasher = instrumentPasswordHasher(deps.hasher ?? defaultPasswordHasher(), events);
+  const hasher = instrumentPasswordHasher(deps.hasher ?? defaultPasswordHasher(config.hashQueue), events);
   const users = instrumentUserStore(createUserStore(orm), events);
   const sessions = instrumentSessionStore(
     createSessionStore({

@@ -1,6 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { argon2id, hash as argon2Hash, verify as argon2Verify } from "argon2";
+import { apiError } from "../errors/catalogue.js";
+import { createFairQueue } from "../util/fair-queue.js";
 
 /**
  * argon2id cost parameters. They are written into every PHC hash string, so they can be raised later
@@ -51,7 +53,8 @@ export interface ParsedPasswordHash {
  * and holds `UV_THREADPOOL_SIZE` threads (default 4, read once when the pool starts, so it must be set
  * in the environment before the process starts). A hasher therefore runs at most `maxConcurrent`
  * argon2 jobs at a time, queueing the rest, so a flood of sign-ins leaves a thread free for the rest of
- * the process and the event loop keeps some CPU.
+ * the process and the event loop keeps some CPU. The queue is bounded in length and in wait: beyond
+ * either a hash fails at once with 503 `server_busy` (and `Retry-After`) rather than piling up.
  */
 export interface PasswordHasher {
   /** The parameters new hashes are made with. */
@@ -80,7 +83,14 @@ export interface PasswordHasherOptions {
   params?: Partial<PasswordHashParams>;
   /** Concurrent argon2 jobs; default {@link defaultMaxConcurrentHashes}. */
   maxConcurrent?: number;
+  /** Jobs that may wait beyond the running ones (default {@link defaultHashQueue}). */
+  queueLength?: number;
+  /** Longest wait of a job for a thread, in ms (default {@link defaultHashQueue}). */
+  queueTimeoutMs?: number;
 }
+
+/** Default bounds of the hashing queue: 100 jobs waiting, 5 s of wait. */
+export const defaultHashQueue = Object.freeze({ queueLength: 100, queueTimeoutMs: 5000 });
 
 /** libuv's threadpool size as configured by `UV_THREADPOOL_SIZE` (default 4, clamped to 1..1024). */
 export function threadpoolSize(env: NodeJS.ProcessEnv = process.env): number {
@@ -140,19 +150,23 @@ function normalize(password: string): string {
 
 type Gate = <T>(job: () => Promise<T>) => Promise<T>;
 
-function createGate(max: number): Gate {
-  let active = 0;
-  const waiting: Array<() => void> = [];
+function createGate(max: number, queueLength: number, timeoutMs: number): Gate {
+  const retryAfter = { headers: { "Retry-After": "1" } };
+  const slots = createFairQueue({
+    capacity: max,
+    perKeyMax: max,
+    queueLength,
+    timeoutMs,
+    full: () =>
+      apiError("server_busy", `${max} password hashes are running and ${queueLength} waiting, the most allowed (--hash-queue-length)`, retryAfter),
+    timedOut: () => apiError("server_busy", `A password hash waited ${timeoutMs / 1000} s for a thread (--hash-queue-timeout)`, retryAfter),
+  });
   return async (job) => {
-    if (active < max) active++;
-    else await new Promise<void>((resolve) => waiting.push(resolve));
+    const release = await slots.acquire("argon2");
     try {
       return await job();
     } finally {
-      // Hand the slot straight to the next waiter, so `active` only drops when nobody waits.
-      const next = waiting.shift();
-      if (next) next();
-      else active--;
+      release();
     }
   };
 }
@@ -164,7 +178,7 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1) {
     throw new RangeError("maxConcurrent must be a positive integer");
   }
-  const gate = createGate(maxConcurrent);
+  const gate = createGate(maxConcurrent, options.queueLength ?? defaultHashQueue.queueLength, options.queueTimeoutMs ?? defaultHashQueue.queueTimeoutMs);
   const hashWithParams = (password: string) =>
     gate(() => argon2Hash(normalize(password), { type: argon2id, ...params }));
 
@@ -203,12 +217,20 @@ export function createPasswordHasher(options: PasswordHasherOptions = {}): Passw
   };
 }
 
-let defaultHasher: PasswordHasher | undefined;
+/** The bounds of a hasher's queue (see {@link PasswordHasherOptions}). */
+export type HashQueueOptions = Pick<PasswordHasherOptions, "queueLength" | "queueTimeoutMs">;
 
-/** The process-wide hasher with the default parameters, created on first use. */
-export function defaultPasswordHasher(): PasswordHasher {
-  defaultHasher ??= createPasswordHasher();
-  return defaultHasher;
+const defaultHashers = new Map<string, PasswordHasher>();
+
+/**
+ * The process-wide hasher with the default parameters (one per queue bounds), created on first
+ * use: servers of one process share its threads.
+ */
+export function defaultPasswordHasher(queue: HashQueueOptions = {}): PasswordHasher {
+  const key = `${queue.queueLength ?? defaultHashQueue.queueLength}:${queue.queueTimeoutMs ?? defaultHashQueue.queueTimeoutMs}`;
+  let hasher = defaultHashers.get(key);
+  if (!hasher) defaultHashers.set(key, (hasher = createPasswordHasher(queue)));
+  return hasher;
 }
 
 /** Hashes `password` with the {@link defaultPasswordHasher}. */

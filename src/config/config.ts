@@ -30,6 +30,8 @@ export interface AuthConfig {
   defaultTenant: string;
   disableSignup: boolean;
   rateLimit: RateLimitConfig;
+  /** Bounds of the password-hashing queue (defaults: 100 waiting, 5 s). */
+  hashQueue?: { queueLength?: number; queueTimeoutMs?: number };
 }
 
 /** Bounds on the work one query may do. */
@@ -115,6 +117,11 @@ export const flags = {
   "signup-rate-limit": { type: "string", help: "sign-ups per window per IP (default 30; 0 = off)" },
   "signin-rate-limit": { type: "string", help: "sign-ins per window per IP and per account (default 30; 0 = off)" },
   "refresh-rate-limit": { type: "string", help: "refreshes per window per IP (default 150; 0 = off)" },
+  "hash-queue-length": {
+    type: "string",
+    help: "password hashes (sign-up, sign-in) that may wait for a thread; more get 503 server_busy (default 100)",
+  },
+  "hash-queue-timeout": { type: "string", help: "seconds a password hash may wait for a thread (default 5)" },
   "statement-timeout": { type: "string", help: "query statement timeout in seconds (default 5)" },
   "row-cap": { type: "string", help: "most rows one query returns (default 10000)" },
   "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
@@ -297,6 +304,10 @@ export function configFromValues(values: Record<string, string | boolean | undef
         signUp: integer("signup-rate-limit", str("signup-rate-limit"), 30, 0, 1_000_000),
         signIn: integer("signin-rate-limit", str("signin-rate-limit"), 30, 0, 1_000_000),
         refresh: integer("refresh-rate-limit", str("refresh-rate-limit"), 150, 0, 1_000_000),
+      },
+      hashQueue: {
+        queueLength: integer("hash-queue-length", str("hash-queue-length"), 100, 0, 100_000),
+        queueTimeoutMs: seconds("hash-queue-timeout", str("hash-queue-timeout"), 5, 0.01, 3600) * 1000,
       },
     },
     query: {

@@ -60,10 +60,17 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
     const { directDatabaseUrl } = options;
     if (directDatabaseUrl) parseDatabaseUrl(directDatabaseUrl);
     logger.info({ database: describeDatabaseUrl(databaseUrl) }, `using external PostgreSQL ${describeDatabaseUrl(databaseUrl)}`);
-    const mode = options.pooler ?? "auto";
-    const pooled = mode === "auto" ? await detectTransactionPooler(databaseUrl) : mode === "transaction";
+    // The migration lock works through a pooler too (see migrate.ts), but goes direct when it can.
+    const orm = await openOrm({ url: databaseUrl, lockUrl: directDatabaseUrl, logger });
+    let pooled: boolean;
+    try {
+      const mode = options.pooler ?? "auto";
+      pooled = mode === "auto" ? await detectTransactionPooler(databaseUrl) : mode === "transaction";
+    } catch (error) {
+      await orm.close(true).catch(() => undefined);
+      throw error;
+    }
     const sessionUrl = directDatabaseUrl ?? (pooled ? undefined : databaseUrl);
-    const orm = await openOrm({ url: databaseUrl, lockUrl: sessionUrl, logger });
     return createStorage({ mode: "external", ownerUrl: databaseUrl, pooler: pooled ? "transaction" : "none", sessionUrl }, orm, undefined);
   }
   const cluster = await startEmbeddedPostgres({ dataDir: options.dataDir, logger });

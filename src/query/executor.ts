@@ -5,7 +5,7 @@ import type { Principal } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
 import type { PoolStats } from "../server/metrics.js";
-import { createFairQueue } from "./fair-queue.js";
+import { createFairQueue } from "../util/fair-queue.js";
 import { mapDatabaseError } from "./database-errors.js";
 import { encodeParams } from "./param-encoding.js";
 import { defaultPreparedStatementLimits, type PreparedStatementLimits } from "./prepared-statements.js";
@@ -81,7 +81,7 @@ async function toResult(
  * one implicit transaction sent in one round trip (see `statement-pipeline.ts`): settings and claims,
  * `role` = helios_user or helios_admin, the statement over the extended protocol with at most
  * `rowCap` rows fetched, and after admin DDL a tenancy sync. The pool's connections are shared
- * fairly between tenants (see `fair-queue.ts`): a query over its tenant's share waits, and is refused
+ * fairly between tenants (see `util/fair-queue.ts`): a query over its tenant's share waits, and is refused
  * only when its tenant's queue is full or the wait runs out.
  */
 export async function createQueryExecutor(options: QueryExecutorOptions): Promise<QueryExecutor> {

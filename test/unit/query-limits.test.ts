@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConnectError } from "@connectrpc/connect";
 import { apiError, reasonOf } from "../../src/errors/catalogue.js";
-import { createFairQueue, type FairQueueOptions, type Release } from "../../src/query/fair-queue.js";
+import { createFairQueue, type FairQueueOptions, type Release } from "../../src/util/fair-queue.js";
 import { createLruCache } from "../../src/util/lru-cache.js";
 import { scramSha256Verifier, scramVerifierMatches } from "../../src/query/scram-verifier.js";
 
