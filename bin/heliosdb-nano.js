@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The package binary: runs the TypeScript entry through tsx (no build step).
-import { register } from "tsx/esm/api";
+// The package binary: runs the same compiled JavaScript as `npm start` (dist/, no TypeScript loader
+// at run time), building it first when it is missing or older than the sources.
+import { ensureBuilt } from "../scripts/build.mjs";
 
-register();
-await import("../src/main.ts");
+await ensureBuilt();
+await import("../dist/src/main.js");

@@ -1,6 +1,6 @@
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
@@ -99,7 +99,12 @@ describe("npm start (the quick start)", () => {
   });
 
   it("starts again on the same data directory and exits 0 on SIGTERM", async () => {
+    // The binary runs dist/, rebuilt first when a source changed since the last build.
+    const touched = new Date();
+    utimesSync(join(root, "src", "main.ts"), touched, touched);
     const { child, url } = await start(process.execPath, [bin]);
+    expect(statSync(join(root, "dist", ".sources")).mtimeMs).toBeGreaterThanOrEqual(touched.getTime() - 1);
+    expect(readFileSync(bin, "utf8")).toContain('import("../dist/src/main.js")');
     expect(await (await fetch(`${url}/ready`)).json()).toEqual({ status: "ready" });
     child.kill("SIGTERM");
     const [code] = await once(child, "exit");

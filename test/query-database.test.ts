@@ -508,6 +508,57 @@ describe.skipIf(!available)("QueryService database path", () => {
     });
   });
 
+  describe("statements prepared per connection", () => {
+    let single: QueryExecutor;
+    const limits = { entries: 3, maxTextLength: 8192 };
+    beforeAll(async () => {
+      const config = { statementTimeoutMs: 1500, rowCap: 1000, maxSqlBytes: 64 * 1024, maxConcurrentPerTenant: 1 };
+      // One connection, so every statement below meets what the previous ones left prepared.
+      single = await createQueryExecutor({ authenticatorUrl, config, poolSize: 1, preparedStatements: limits });
+    });
+    afterAll(() => single?.close());
+
+    const on = (sql: string, as: Principal = acme) => single.execute({ sql, principal: as });
+
+    it("keeps tenants apart when one prepared text serves them in turn (past the switch to a generic plan)", async () => {
+      const sql = "SELECT tenant_id, item FROM orders WHERE amount > $1 ORDER BY id";
+      for (let i = 0; i < 8; i++) {
+        for (const [who, tenant] of [[acme, "acme"], [globex, "globex"]] as const) {
+          const result = await single.execute({ sql, params: [0], principal: who });
+          expect(result.rows.length).toBeGreaterThan(0);
+          expect((result.rows as Record<string, JsonValue>[]).every((row) => row.tenant_id === tenant)).toBe(true);
+        }
+        const all = await single.execute({ sql, params: [0], principal: acmeAdmin });
+        expect(new Set((all.rows as Record<string, JsonValue>[]).map((row) => row.tenant_id))).toEqual(new Set(["acme", "globex"]));
+      }
+    });
+
+    it("re-parses a statement whose columns DDL changed, once, without failing the request", async () => {
+      await owner.query("CREATE TABLE IF NOT EXISTS prep_shapes (id int PRIMARY KEY, tenant_id text NOT NULL DEFAULT 'acme')");
+      await owner.query("GRANT SELECT ON prep_shapes TO helios_user");
+      await owner.query("INSERT INTO prep_shapes (id, tenant_id) VALUES (1, 'acme') ON CONFLICT DO NOTHING");
+      expect((await on("SELECT * FROM prep_shapes")).columns.map((c) => c.name)).toEqual(["id", "tenant_id"]);
+      expect((await on("SELECT * FROM prep_shapes")).columns.map((c) => c.name)).toEqual(["id", "tenant_id"]);
+      await owner.query("ALTER TABLE prep_shapes ADD COLUMN note text DEFAULT 'n'");
+      const after = await on("SELECT * FROM prep_shapes");
+      expect(after.columns.map((c) => c.name)).toEqual(["id", "tenant_id", "note"]);
+      expect(after.rows).toEqual([{ id: 1, tenant_id: "acme", note: "n" }]);
+    });
+
+    it("holds at most its bound of statements on the connection, and keeps a good one after a failed execution", async () => {
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 6; i++) expect((await on(`SELECT ${i} AS n`)).rows).toEqual([{ n: i }]);
+      }
+      const held = await on("SELECT count(*)::int AS n FROM pg_catalog.pg_prepared_statements");
+      // The setup statement, the bound of user statements (this one included).
+      expect((held.rows as Record<string, JsonValue>[])[0]?.n).toBeLessThanOrEqual(1 + limits.entries + 1);
+      const divide = "SELECT 1 / $1::int AS q";
+      expect((await single.execute({ sql: divide, params: [1], principal: acme })).rows).toEqual([{ q: 1 }]);
+      await expect(single.execute({ sql: divide, params: [0], principal: acme })).rejects.toThrow(/division by zero/);
+      expect((await single.execute({ sql: divide, params: [1], principal: acme })).rows).toEqual([{ q: 1 }]);
+    });
+  });
+
   describe("errors", () => {
     it("returns the SQLSTATE and message, and no DETAIL quoting another tenant's key", async () => {
       const missing = await fails("SELECT * FROM nope");
