@@ -49,10 +49,11 @@ function memoryRows(idle: Memory, after: Memory): ResultRow[] {
 async function profilePass(
   name: string,
   storage: ServiceStorage,
+  extraFlags: readonly string[],
   dir: string,
   load: (service: ServerChild) => Promise<Measurement>,
 ): Promise<ProfileSummary> {
-  const service = await startService({ storage, cpuProfileDir: dir });
+  const service = await startService({ storage, extraFlags, cpuProfileDir: dir });
   let measured: Measurement;
   try {
     measured = await load(service);
@@ -83,7 +84,8 @@ async function runSuite(options: BenchOptions): Promise<void> {
   const cleanups: Array<() => Promise<unknown>> = [() => storage.dispose()];
   try {
     log(`starting the service on ${storage.description}`);
-    const service = await startService({ storage: storage.service });
+    const extraFlags = options.pooler ? ["--pooler", options.pooler] : [];
+    const service = await startService({ storage: storage.service, extraFlags });
     cleanups.push(() => service.stop());
     log(`service ${service.url} (pid ${service.pid})`);
     await settle(2_000);
@@ -168,7 +170,7 @@ async function runSuite(options: BenchOptions): Promise<void> {
         const dir = join(resultsDir, "profiles", `${stamp}-${index + 1}`);
         log(`profiling ${name}…`);
         try {
-          profiles[name] = await profilePass(name, storage.service, dir, load);
+          profiles[name] = await profilePass(name, storage.service, extraFlags, dir, load);
         } catch (error) {
           log(`profile ${name} failed: ${error instanceof Error ? error.message : String(error)}`);
         }

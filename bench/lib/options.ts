@@ -23,6 +23,8 @@ export interface BenchOptions {
   keepData: boolean;
   /** The Connect/gRPC load client: connect-node's transports, or a raw HTTP/2 client (cheaper). */
   h2Client: "connect-node" | "raw-h2";
+  /** The service's `--pooler` (e.g. `transaction` on a direct URL: prepared statements off); default its own. */
+  pooler: string | undefined;
 }
 
 /** A bad command line: printed with {@link usage} and exit code 2. */
@@ -43,6 +45,7 @@ export const usage = `Usage: npm run bench -- [flags]
                         sending pre-encoded calls (checks status; the content is checked once
                         with a real client), or connect-node, whose transports cost the load
                         process several times the CPU of the server they load
+  --pooler <mode>       the service's --pooler: auto (its default), none, transaction
   --keep-data           keep the bench data directory
   --help                print this help`;
 
@@ -69,6 +72,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
         "cpu-prof": { type: "boolean" },
         "keep-data": { type: "boolean" },
         "h2-client": { type: "string" },
+        pooler: { type: "string" },
         help: { type: "boolean" },
       },
     }));
@@ -87,8 +91,13 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
   // Like autocannon for REST: a lean client, so that the server under test gets the CPU.
   const h2Client = values["h2-client"] ?? "raw-h2";
   if (h2Client !== "connect-node" && h2Client !== "raw-h2") throw new UsageError(`--h2-client must be connect-node or raw-h2, got "${h2Client}"`);
+  const pooler = values.pooler;
+  if (pooler !== undefined && !["auto", "none", "transaction"].includes(pooler)) {
+    throw new UsageError(`--pooler must be auto, none or transaction, got "${pooler}"`);
+  }
   return {
     h2Client,
+    pooler,
     durationSeconds: positive("duration", values.duration, 5, 600),
     warmupSeconds: values.warmup === "0" ? 0 : positive("warmup", values.warmup, 1, 60),
     connections: Math.round(positive("connections", values.connections, 16, 1024)),

@@ -10,26 +10,19 @@ export type ServiceStorage =
 
 /**
  * Operator settings of the bench run: the auth rate limits are off (every load comes from
- * 127.0.0.1, and a budget of 30 sign-ins a minute would turn the run into a 429 benchmark), and the
- * per-tenant query cap is raised above the load's concurrency (all bench users share one tenant).
- * Nothing else differs from `npm start`.
+ * 127.0.0.1, and a budget of 30 sign-ins a minute would turn the run into a 429 benchmark).
+ * Nothing else differs from `npm start` (queries over a tenant's share of the pool wait, they are
+ * not refused).
  */
-export const benchServiceFlags = [
-  "--signup-rate-limit",
-  "0",
-  "--signin-rate-limit",
-  "0",
-  "--refresh-rate-limit",
-  "0",
-  "--max-concurrent-queries",
-  "1000",
-];
+export const benchServiceFlags = ["--signup-rate-limit", "0", "--signin-rate-limit", "0", "--refresh-rate-limit", "0"];
 
 /** Options of {@link startService}. */
 export interface StartServiceOptions {
   storage: ServiceStorage;
   /** Write a V8 CPU profile into this folder on exit (`node --cpu-prof`). */
   cpuProfileDir?: string;
+  /** More service flags (after the bench's own). */
+  extraFlags?: readonly string[];
 }
 
 /** The server's JSON log line that carries `"url":"http://…"`. */
@@ -71,7 +64,7 @@ export function startService(options: StartServiceOptions): Promise<ServerChild>
       ? inherited
       : { ...inherited, DATABASE_URL: storage.databaseUrl, HELIOS_JWT_SECRET: storage.jwtSecret };
   return startServerChild({
-    args: [...nodeFlags, join(repoRoot, "dist", "src", "main.js"), "--host", "127.0.0.1", "--port", "0", ...storageFlags, ...benchServiceFlags],
+    args: [...nodeFlags, join(repoRoot, "dist", "src", "main.js"), "--host", "127.0.0.1", "--port", "0", ...storageFlags, ...benchServiceFlags, ...(options.extraFlags ?? [])],
     env,
     cwd: repoRoot,
     urlOf,

@@ -11,6 +11,13 @@ function cpu(m: Measurement | undefined): string {
   return `${part(m.serverCpuPct)}/${part(m.pgCpuPct)}/${part(m.clientCpuPct)}/${part(m.otherCpuPct)}`;
 }
 
+/** CPU time per request in µs, of the server and of PostgreSQL: % of one core ÷ requests per second. */
+function perRequest(m: Measurement | undefined): string {
+  if (!m || m.load.rps <= 0) return "";
+  const us = (pct: number | undefined) => (pct === undefined ? "-" : fixed((pct / 100 / m.load.rps) * 1e6));
+  return `${us(m.serverCpuPct)}/${us(m.pgCpuPct)}`;
+}
+
 function verdict(row: ResultRow): string {
   if (row.skipped) return "SKIP";
   if (row.pass === undefined) return row.note ? "info*" : "info";
@@ -33,6 +40,7 @@ const headers = [
   "target",
   "result",
   "cpu% srv/pg/load/other",
+  "cpu µs/req srv/pg",
 ] as const;
 
 /** The cells of one row, in {@link headers} order. */
@@ -50,13 +58,15 @@ function cells(row: ResultRow): string[] {
     targetText(row.target),
     verdict(row),
     cpu(m),
+    perRequest(m),
   ];
 }
 
 /**
  * Renders the report as one plain-text table, followed by the notes of skipped rows and rows with
  * failed requests. CPU is % of one core for the server under load, PostgreSQL, the load worker and
- * everything else on the machine (other processes competing for the CPU: a noisy run).
+ * everything else on the machine (other processes competing for the CPU: a noisy run); the last
+ * column divides the server's and PostgreSQL's by the request rate: CPU µs each request cost them.
  */
 export function formatTable(rows: readonly ResultRow[]): string {
   const body = rows.map(cells);
