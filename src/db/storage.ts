@@ -70,6 +70,7 @@ export async function openStorage(options: StorageOptions): Promise<Storage> {
       await orm.close(true).catch(() => undefined);
       throw error;
     }
+    if (pooled) logger.info({ pooler: "transaction" }, "--database-url leads to a transaction-mode pooler: no statement outlives its transaction");
     const sessionUrl = directDatabaseUrl ?? (pooled ? undefined : databaseUrl);
     return createStorage({ mode: "external", ownerUrl: databaseUrl, pooler: pooled ? "transaction" : "none", sessionUrl }, orm, undefined);
   }
