@@ -40,6 +40,14 @@ export interface QueryConfig {
   maxConcurrentPerTenant: number;
 }
 
+/** Bounds on the input of one schema inference request. */
+export interface SchemaConfig {
+  /** Most sample records (or CSV/NDJSON rows) per request. */
+  maxSamples: number;
+  /** Most bytes of samples (as JSON) or of a CSV/NDJSON document per request. */
+  maxSampleBytes: number;
+}
+
 /** The validated configuration of one server process. */
 export interface Config {
   mode: "server";
@@ -55,6 +63,7 @@ export interface Config {
   cors: { origins: "*" | string[] };
   auth: AuthConfig;
   query: QueryConfig;
+  schema: SchemaConfig;
 }
 
 /** A flag value that cannot be used; the CLI prints the message and exits non-zero. */
@@ -98,6 +107,8 @@ export const flags = {
   "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
   "max-concurrent-queries": { type: "string", help: "concurrent queries per tenant (default 8)" },
   "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
+  "schema-max-samples": { type: "string", help: "most sample records per schema inference request (default 10000)" },
+  "schema-max-sample-bytes": { type: "string", help: "most bytes of samples or CSV/NDJSON per schema inference request (default 1048576)" },
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
   "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
   "tls-key": { type: "string", help: "PEM private key" },
@@ -264,6 +275,10 @@ export function configFromValues(values: Record<string, string | boolean | undef
       rowCap: integer("row-cap", str("row-cap"), 10_000, 1, 1_000_000),
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
+    },
+    schema: {
+      maxSamples: integer("schema-max-samples", str("schema-max-samples"), 10_000, 1, 1_000_000),
+      maxSampleBytes: integer("schema-max-sample-bytes", str("schema-max-sample-bytes"), 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
   };
 }
