@@ -131,6 +131,7 @@ export function helpText(): string {
   return [
     "Usage: heliosdb-nano [flags]",
     "       heliosdb-nano admin <command> [flags]   (see `heliosdb-nano admin --help`)",
+    "       heliosdb-nano gen types --typescript    (see `heliosdb-nano gen types --help`)",
     "",
     "Flags:",
     ...lines,

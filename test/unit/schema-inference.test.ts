@@ -112,7 +112,7 @@ describe("schema inference: columns and keys", () => {
   });
 
   it("makes a column nullable when it is missing or null in any sample, or always without detect_nullable", () => {
-    const samples = [{ id: 1, a: 1, b: 1, c: 1 }, { id: 2, a: null, c: 2 }];
+    const samples: JsonValue[] = [{ id: 1, a: 1, b: 1, c: 1 }, { id: 2, a: null, c: 2 }];
     const table = infer(samples).table;
     expect(table.columns.map((c) => [c.name, c.nullable])).toEqual([["id", false], ["a", true], ["b", true], ["c", false], ["tenant_id", false]]);
     expect(infer(samples, { detectNullable: false }).table.columns.map((c) => c.nullable)).toEqual([false, true, true, true, false]);
