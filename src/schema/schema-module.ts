@@ -1,4 +1,5 @@
 import { create, fromJson, type JsonValue as ProtoJson } from "@bufbuild/protobuf";
+import type { Value } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import { HttpBodySchema } from "../../gen/google/api/httpbody_pb.js";
 import {
@@ -31,6 +32,7 @@ import type { JsonValue } from "./value-profile.js";
 /** The table name used when a request names none (HeliosDB Nano's table_name is optional). */
 const defaultTableName = "inferred_table";
 
+/** The options of a request, with every default filled in. */
 function options(message: InferOptionsMessage | undefined): InferOptions {
   return resolveOptions(message ?? {});
 }
@@ -62,7 +64,7 @@ export function createSchemaModule(deps: { executor: QueryExecutor; config: Sche
     if (size > config.maxSampleBytes) throw tooLarge(`the samples hold ${size} bytes`, config.maxSampleBytes, "schema-max-sample-bytes");
   }
 
-  function samplesOf(values: readonly Parameters<typeof fromProtoValue>[0][]): JsonValue[] {
+  function samplesOf(values: readonly Value[]): JsonValue[] {
     const samples = values.map(fromProtoValue) as JsonValue[];
     checkSamples(samples.length, () => Buffer.byteLength(JSON.stringify(samples), "utf8"));
     return samples;
