@@ -168,6 +168,21 @@ describe.each(backends)("SchemaService inference on %s storage", (backend) => {
     expect(crossing.body).toMatchObject({ sqlstate: "23503" });
   });
 
+  it("applies single tables from samples and from files", async () => {
+    refused(await as(server, world.acme, "POST", "/api/v1/schema/infer", { table_name: "events", samples: [{ id: 1 }], apply: true }), 403, "insufficient_scope");
+    const one = ok<{ applied: boolean }>(
+      await as(server, world.acmeAdmin, "POST", "/api/v1/schema/infer", { table_name: "Audit Events", samples: [{ id: 1, what: "login" }], apply: true }),
+    );
+    expect(one.applied).toBe(true);
+    const file = ok<{ applied: boolean }>(
+      await as(server, world.acmeAdmin, "POST", "/api/v1/schema/infer/file", { table_name: "imported", format: "csv", content: "code,qty\nx,1\n", apply: true }),
+    );
+    expect(file.applied).toBe(true);
+    expect(await tableNames(world.acme)).toEqual(expect.arrayContaining(["audit_events", "imported"]));
+    await sql(server, world.globex, "INSERT INTO audit_events (what) VALUES ('logout')");
+    expect(await sql(server, world.acme, "SELECT what FROM audit_events")).toEqual([]);
+  });
+
   it("applies in one transaction: a failing statement leaves nothing behind", async () => {
     const res = await as(server, world.acmeAdmin, "POST", "/api/v1/schema/infer/batch", {
       tables: [
