@@ -147,10 +147,11 @@ const largeObjectFunctions = [
 const notifyFunctions = ["pg_notify(text, text)"];
 
 /**
- * A session's last sequence values: on a pooled connection, the values another tenant's request drew
- * there. (USAGE, which users need for `nextval`, would allow them.)
+ * What sequences hold, readable with the USAGE users need for `nextval`: a session's last values (on
+ * a pooled connection, those another tenant's request drew there) and a sequence's last value (also
+ * behind `pg_sequences`), which tells every tenant's volume. `pg_get_sequence_data` is PostgreSQL 18's.
  */
-const sequenceStateFunctions = ["currval(regclass)", "lastval()"];
+const sequenceStateFunctions = ["currval(regclass)", "lastval()", "pg_sequence_last_value(regclass)", "pg_get_sequence_data(regclass)"];
 
 const { authenticator, user, admin } = queryRoles;
 
@@ -168,10 +169,19 @@ const databaseStatements = [
   // Policies trust request.* settings: only the authenticator (before SET ROLE) may set them.
   "REVOKE EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) FROM PUBLIC",
   `GRANT EXECUTE ON FUNCTION pg_catalog.set_config(text, text, boolean) TO ${authenticator}, CURRENT_USER`,
-  ...[...sessionLockFunctions, ...largeObjectFunctions, ...notifyFunctions, ...sequenceStateFunctions].flatMap((fn) => [
+  ...[...sessionLockFunctions, ...largeObjectFunctions, ...notifyFunctions].flatMap((fn) => [
     `REVOKE EXECUTE ON FUNCTION pg_catalog.${fn} FROM PUBLIC`,
     `GRANT EXECUTE ON FUNCTION pg_catalog.${fn} TO CURRENT_USER`,
   ]),
+  // Each only where this PostgreSQL has it.
+  `DO $do$ DECLARE fn text; BEGIN
+     FOREACH fn IN ARRAY ARRAY[${sequenceStateFunctions.map((fn) => `'pg_catalog.${fn}'`).join(", ")}] LOOP
+       IF pg_catalog.to_regprocedure(fn) IS NOT NULL THEN
+         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
+         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO CURRENT_USER', fn);
+       END IF;
+     END LOOP;
+   END $do$`,
   // Existing objects, then objects created later by the owner or by helios_admin.
   `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${user}`,
   `GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES ON ALL TABLES IN SCHEMA public TO ${admin}`,
@@ -201,7 +211,7 @@ const setupLockKey = 0x48454c49; // "HELI"
  *   privileges of its own), `helios_user` and `helios_admin` (NOLOGIN).
  * - This database: `public` usable by both, writable (DDL) by `helios_admin` only; `auth` not usable
  *   by any of them; `set_config` executable only by the authenticator (and the owner); session-level
- *   advisory locks, large-object creation, `pg_notify`, `currval` and `lastval` taken from PUBLIC;
+ *   advisory locks, large-object creation, `pg_notify` and reading sequence state taken from PUBLIC;
  *   table and sequence privileges on existing and future objects of the owner and of `helios_admin`
  *   (`helios_user` gets USAGE only on sequences: `nextval`, no `setval` and no reading them).
  * - Tenancy: see {@link installTenancy}.

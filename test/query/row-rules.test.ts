@@ -1,6 +1,8 @@
+import { createClient } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { generousLimits, strongPassword, uniqueEmail, type SessionJson } from "../auth/support/auth-api.js";
+import { QueryService } from "../../gen/helios/query/v1/query_pb.js";
+import { generousLimits, rpcTransport, strongPassword, uniqueEmail, type SessionJson } from "../auth/support/auth-api.js";
 import { adminRest, bearerHeader, cliKey, http, keyHeader, ok, refused, signIn, signUpWith } from "../admin/support/admin-api.js";
 import { backends, startTestServer, type TestServer } from "../support/server.js";
 
@@ -271,6 +273,8 @@ describe.each(backends)("owned, shared and admin-ruled tables on %s storage", (b
         "SELECT last_value FROM todos_id_seq",
         "SELECT currval('todos_id_seq')",
         "SELECT lastval()",
+        "SELECT pg_sequence_last_value('todos_id_seq')",
+        "SELECT last_value FROM pg_sequences WHERE sequencename = 'todos_id_seq'",
       ]) {
         expect(await sqlstate(sql, alice)).toBe("42501");
       }
@@ -304,6 +308,15 @@ describe.each(backends)("owned, shared and admin-ruled tables on %s storage", (b
       ]);
       // A foreign key to a shared table is no oracle: every tenant reads it.
       expect((await answer("ALTER TABLE members ADD COLUMN product int REFERENCES products (id)", asAdminKey())).notices).toEqual([]);
+    });
+
+    it.each(["grpc", "connect"] as const)("are reported over %s too", async (protocol) => {
+      const client = createClient(QueryService, rpcTransport(protocol, server.url));
+      const answered = await client.query({ sql: `CREATE TABLE seats_${protocol} (tenant_id text, seat text PRIMARY KEY)` }, { headers: keyHeader(adminKey) });
+      expect(answered.notices).toEqual([
+        expect.stringMatching(new RegExp(`^table seats_${protocol} is a tenant table`)),
+        expect.stringMatching(new RegExp(`^primary key seats_${protocol}_pkey of tenant table seats_${protocol} does not include tenant_id`)),
+      ]);
     });
 
     it("are reported when a table with such keys becomes a tenant table", async () => {
