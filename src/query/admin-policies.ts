@@ -37,12 +37,17 @@ function calledFunctions(root: unknown): string[] {
   return names;
 }
 
-/** Why an admin may not touch a policy of this name, if so: the service's own policies are not theirs. */
+/**
+ * Why an admin may not touch a policy of this name, if so: the service's own policies are not theirs,
+ * and admin policy names start with a letter, so that they sort after the server's restrictive
+ * policies (`0helios_*`), which PostgreSQL evaluates first.
+ */
 export function policyNameProblem(name: string | undefined): string | undefined {
   if (name === undefined || name === "") return "The statement names no policy";
-  if (name.toLowerCase().startsWith(servicePolicyPrefix)) {
+  if (name.toLowerCase().startsWith(servicePolicyPrefix) || /^0helios_/i.test(name)) {
     return `Policies named ${servicePolicyPrefix}* belong to the server and cannot be created, altered or dropped`;
   }
+  if (!/^\p{L}/u.test(name)) return "Policy names must start with a letter";
   return undefined;
 }
 

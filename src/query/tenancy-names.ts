@@ -12,8 +12,20 @@ export const tenantPolicy = "helios_tenant";
 /** The policy letting an unscoped admin request see and write every tenant's rows. */
 export const allTenantsPolicy = "helios_all_tenants";
 
-/** The restrictive policy of an owned table: a user's statements reach only the user's rows. */
-export const ownerPolicy = "helios_owner";
+/**
+ * The restrictive policy of an owned table: a user's statements reach only the user's rows. Named to
+ * sort before every admin policy (see {@link gatePolicy}).
+ */
+export const ownerPolicy = "0helios_owner";
+
+/**
+ * The restrictive tenant check a tenant or owned table gets while it has admin policies. PostgreSQL
+ * evaluates restrictive policies before permissive ones, in name order, each on the rows the
+ * previous ones let through; names starting with a digit sort before every admin policy name (which
+ * must start with a letter), so an admin's expression never runs on, and never fails on and quotes,
+ * another tenant's row.
+ */
+export const gatePolicy = "0helios_gate";
 
 /** The permissive policy of an owned table without `tenant_id`: the user's own rows. */
 export const ownerRowsPolicy = "helios_owner_rows";
@@ -21,8 +33,11 @@ export const ownerRowsPolicy = "helios_owner_rows";
 /** The policies of a shared table: every request reads it, admins write it. */
 export const sharedPolicies = { read: "helios_shared_read", write: "helios_shared_write" } as const;
 
-/** Prefix of the service's own policy names; admin-written policies may not use it. */
+/** Prefix of the service's own policy names (besides the `0helios_` ones); admins may not use it. */
 export const servicePolicyPrefix = "helios_";
+
+/** Matches every policy name of the service's own, as a PostgreSQL regular expression. */
+export const servicePolicyPattern = "^0?helios_";
 
 /** Settings the executor sets per transaction and the policies read. */
 export const claimSettings = {

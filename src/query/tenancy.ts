@@ -7,9 +7,10 @@ import {
   allTenantsPolicy,
   claimSettings,
   internalSchema,
+  gatePolicy,
   ownerPolicy,
   ownerRowsPolicy,
-  servicePolicyPrefix,
+  servicePolicyPattern,
   sharedPolicies,
   tenancyEventTrigger,
   tenancyNoticeCodes,
@@ -35,7 +36,8 @@ const claimExpression = (setting: string, typeVariable: string) =>
  * - owned table (`owner_id` of type uuid or text): additionally the restrictive owner policy for
  *   `helios_user` (an admin is not confined to its own rows); without `tenant_id`, a permissive policy
  *   on the owner instead of the tenant policy; `owner_id` defaults to the request's user;
- * - shared table (neither): read by every request, written by `helios_admin` only.
+ * - shared table (neither): read by every request, written by `helios_admin` only;
+ * - while a tenant or owned table has admin policies, the restrictive gate (see `gatePolicy`).
  *
  * Raises a NOTICE (SQLSTATE 01Z00) naming the kind whenever the policies change. Idempotent: it
  * issues DDL only for what is missing, which also stops the event trigger from recursing on its own
@@ -120,8 +122,8 @@ BEGIN
   IF has_owner THEN
     user_claim := ${claimExpression(claimSettings.userId, "owner_col.typ")};
     wanted := wanted || jsonb_build_object('${ownerPolicy}',
-      format('CREATE POLICY ${ownerPolicy} ON %s AS RESTRICTIVE FOR ALL TO ${queryRoles.user} USING (owner_id = %s) WITH CHECK (owner_id = %s)',
-             target, user_claim, user_claim));
+      format('CREATE POLICY %I ON %s AS RESTRICTIVE FOR ALL TO ${queryRoles.user} USING (owner_id = %s) WITH CHECK (owner_id = %s)',
+             '${ownerPolicy}', target, user_claim, user_claim));
     IF NOT has_tenant THEN
       wanted := wanted || jsonb_build_object('${ownerRowsPolicy}',
         format('CREATE POLICY ${ownerRowsPolicy} ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (owner_id = %s) WITH CHECK (owner_id = %s)',
@@ -138,16 +140,28 @@ BEGIN
       '${sharedPolicies.write}', format('CREATE POLICY ${sharedPolicies.write} ON %s AS PERMISSIVE FOR ALL TO ${queryRoles.admin} USING (true) WITH CHECK (true)', target));
   END IF;
 
-  FOR p IN SELECT polname FROM pg_policy WHERE polrelid = rel AND starts_with(polname, '${servicePolicyPrefix}') LOOP
+  IF (has_tenant OR has_owner) AND EXISTS (
+       SELECT 1 FROM pg_policy WHERE polrelid = rel AND polname !~ '${servicePolicyPattern}') THEN
+    wanted := wanted || jsonb_build_object('${gatePolicy}',
+      format('CREATE POLICY %I ON %s AS RESTRICTIVE FOR ALL TO PUBLIC USING (%s OR pg_catalog.current_setting(%L, true) = %L)',
+             '${gatePolicy}', target,
+             CASE WHEN has_tenant THEN format('tenant_id = %s', tenant_claim) ELSE format('owner_id = %s', user_claim) END,
+             '${claimSettings.allTenants}', 'on'));
+  END IF;
+
+  -- The gate comes and goes with admin policies; it changes no table's kind.
+  FOR p IN SELECT polname FROM pg_policy WHERE polrelid = rel AND polname ~ '${servicePolicyPattern}' LOOP
     IF NOT wanted ? p.polname THEN
       EXECUTE format('DROP POLICY IF EXISTS %I ON %s', p.polname, target);
-      policies_changed := true;
+      policies_changed := policies_changed OR p.polname <> '${gatePolicy}';
+      changed := true;
     END IF;
   END LOOP;
   FOR p IN SELECT key, value FROM jsonb_each_text(wanted) ORDER BY key LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = rel AND polname = p.key) THEN
       EXECUTE p.value;
-      policies_changed := true;
+      policies_changed := policies_changed OR p.key <> '${gatePolicy}';
+      changed := true;
     END IF;
   END LOOP;
 

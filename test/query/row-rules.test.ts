@@ -214,7 +214,8 @@ describe.each(backends)("owned, shared and admin-ruled tables on %s storage", (b
       ["set_config through ALTER POLICY", "ALTER POLICY p ON todos USING (length(set_config('role', 'postgres', true)) > 0)", /set_config/],
       ["SQL text run from a policy", "CREATE POLICY p ON todos AS RESTRICTIVE USING (query_to_xml('select 1', true, false, '') IS NOT NULL)", /query_to_xml/],
       ["a policy named like the server's", "CREATE POLICY helios_extra ON todos AS RESTRICTIVE USING (true)", /belong to the server/],
-      ["dropping the owner policy", "DROP POLICY helios_owner ON todos", /belong to the server/],
+      ["dropping the owner policy", 'DROP POLICY "0helios_owner" ON todos', /belong to the server/],
+      ["a policy sorting before the server's", 'CREATE POLICY "0first" ON todos AS RESTRICTIVE USING (true)', /must start with a letter/],
       ["dropping the tenant policy", "DROP POLICY IF EXISTS helios_tenant ON public.todos", /belong to the server/],
       ["altering the tenant policy", "ALTER POLICY helios_tenant ON todos USING (true)", /belong to the server/],
       ["redefining a helper", "CREATE OR REPLACE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql AS 'SELECT NULL::uuid'", /Functions and procedures cannot be created/],
@@ -223,6 +224,21 @@ describe.each(backends)("owned, shared and admin-ruled tables on %s storage", (b
       const res = await query(sql, asAdminKey());
       refused(res, 403, "statement_not_allowed");
       expect((res.body as { message: string }).message).toMatch(message);
+    });
+
+    it("never run on another tenant's rows, so they cannot quote them in an error", async () => {
+      await answer("CREATE TABLE ledger (id serial PRIMARY KEY, tenant_id text NOT NULL, amount text)", asAdminKey());
+      await owner.query("INSERT INTO ledger (tenant_id, amount) VALUES ('acme', '12'), ('globex', 'globex-secret')");
+      ok(await query("CREATE POLICY A_numbers ON ledger AS RESTRICTIVE FOR SELECT USING (amount::int > 0)", asAdminKey()));
+      expect(await rows("SELECT amount FROM ledger", alice)).toEqual([{ amount: "12" }]);
+      expect(await rows("SELECT amount FROM ledger", acmeAdmin, { "x-tenant-id": "acme" })).toEqual([{ amount: "12" }]);
+      // An unscoped admin sees every tenant, so the expression meets globex's row.
+      const all = await query("SELECT amount FROM ledger", asAdminKey());
+      refused(all, 400, "sql_error");
+      expect((all.body as { message: string }).message).toContain("globex-secret");
+      ok(await query("DROP POLICY a_numbers ON ledger", asAdminKey()));
+      const gates = await owner.query("SELECT polname FROM pg_policy WHERE polrelid = 'ledger'::regclass ORDER BY polname");
+      expect(gates.rows).toEqual([{ polname: "helios_all_tenants" }, { polname: "helios_tenant" }]);
     });
 
     it("keeps policies for admins", async () => {
