@@ -12,7 +12,8 @@ import { requestSetup, resolveAccess, type RequestAccess } from "./request-setup
 import { decodeRows, parseCommandTag, type JsonValue, type QueryResult } from "./result-encoding.js";
 import { authorizeStatement, createSqlGuard, type SqlGuard, type StatementClass } from "./sql-guard.js";
 import { runPipeline, type PipelineOutcome } from "./statement-pipeline.js";
-import { syncTenancyStatement } from "./tenancy.js";
+import { afterAdminDdl } from "./tenancy.js";
+import { collectTenancyNotices } from "./tenancy-notices.js";
 import { createTypeRegistry, type TypeRegistry, type TypeRow } from "./type-registry.js";
 
 /** Options of {@link createQueryExecutor}. */
@@ -20,7 +21,7 @@ export interface QueryExecutorOptions {
   /** Connection string logging in as `helios_authenticator`. */
   authenticatorUrl: string;
   config: QueryConfig;
-  logger?: Pick<Logger, "warn" | "error">;
+  logger?: Pick<Logger, "info" | "warn" | "error">;
   /** Connections in the query pool (default 10). */
   poolSize?: number;
   /** How long a query may wait for a free connection before `storage_unavailable` (default 10 s). */
@@ -59,9 +60,10 @@ export interface QueryExecutor {
   /**
    * Runs several statements in one transaction (one round trip, like {@link execute}): each is
    * classified by the guard and authorised for the principal before any runs, and a failure of
-   * any rolls all of them back. Resolves once they are committed.
+   * any rolls all of them back. Resolves, once they are committed, with the tenancy notices raised
+   * (which kind each new table became, keys without `tenant_id`).
    */
-  executeTransaction(request: TransactionRequest): Promise<void>;
+  executeTransaction(request: TransactionRequest): Promise<string[]>;
   /** Connections of the query pool now, or undefined once it is closed. */
   poolStats(): PoolStats | undefined;
   /** Closes the connection pool. */
@@ -132,13 +134,14 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
 
   /**
    * Sends `statements` (already classified and authorised) in one pipeline as `access`, followed
-   * by a tenancy sync when any is DDL; returns the raw outcome of the first.
+   * by the admin DDL step when any is DDL; returns the raw outcome of the first and the tenancy
+   * notices raised (also logged).
    */
   async function runStatements(
     principal: Principal,
     access: RequestAccess,
     statements: readonly { text: string; values: readonly (string | null)[]; class: StatementClass }[],
-  ): Promise<PipelineOutcome> {
+  ): Promise<{ outcome: PipelineOutcome; notices: string[] }> {
     const [first, ...more] = statements as [(typeof statements)[number], ...typeof statements];
     const release = limiter.acquire(`tenant:${principal.tenantId}`);
     try {
@@ -148,14 +151,16 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
       } catch (error) {
         throw fail(error, first.class);
       }
+      let outcome: PipelineOutcome;
       let broken = false;
+      const notices = collectTenancyNotices(client);
       try {
-        return await runPipeline(client, {
+        outcome = await runPipeline(client, {
           setup: requestSetup(access, config.statementTimeoutMs),
           statement: first,
           more,
           maxRows: config.rowCap,
-          after: statements.some((s) => s.class.kind === "ddl") ? { text: syncTenancyStatement, values: [] } : undefined,
+          after: statements.some((s) => s.class.kind === "ddl") ? afterAdminDdl(config.strictTenancy === true) : undefined,
           deadlineMs,
         });
       } catch (error) {
@@ -165,8 +170,14 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         broken = reason === "storage_unavailable" || reason === "internal_error";
         throw mapped;
       } finally {
+        notices.stop();
         client.release(broken);
       }
+      const said = notices.messages();
+      for (const notice of said) {
+        logger?.[notice.warning ? "warn" : "info"]({ command: first.class.command, tenantId: access.tenantId }, notice.message);
+      }
+      return { outcome, notices: said.map((notice) => notice.message) };
     } finally {
       release();
     }
@@ -178,9 +189,10 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
       const statement = guard.classify(request.sql);
       authorizeStatement(statement, request.principal.scopes, { readOnly: access.readOnly });
       const values = encodeParams(request.params ?? []);
-      const outcome = await runStatements(request.principal, access, [{ text: request.sql, values, class: statement }]);
+      const { outcome, notices } = await runStatements(request.principal, access, [{ text: request.sql, values, class: statement }]);
       try {
-        return await toResult(outcome, statement, types, request.arrayMode === true);
+        const result = await toResult(outcome, statement, types, request.arrayMode === true);
+        return notices.length > 0 ? { ...result, notices } : result;
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         logger?.error({ command: statement.command, error: message }, "query result could not be encoded");
@@ -195,7 +207,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         authorizeStatement(statement, request.principal.scopes, { readOnly: access.readOnly });
         return { text: sql, values: [], class: statement };
       });
-      await runStatements(request.principal, access, statements);
+      return (await runStatements(request.principal, access, statements)).notices;
     },
     poolStats: () =>
       pool.ended ? undefined : { used: pool.totalCount - pool.idleCount, idle: pool.idleCount, pending: pool.waitingCount },

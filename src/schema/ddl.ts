@@ -1,4 +1,4 @@
-import { claimSettings } from "../query/tenancy.js";
+import { claimSettings } from "../query/tenancy-names.js";
 import { derivedName, quoteIdentifier } from "./identifiers.js";
 import type { TableDraft } from "./infer-table.js";
 import type { InferOptions } from "./inference-options.js";

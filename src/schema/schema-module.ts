@@ -70,12 +70,12 @@ export function createSchemaModule(deps: { executor: QueryExecutor; config: Sche
     return samples;
   }
 
-  async function apply(principal: Principal, context: HandlerContext, statements: readonly string[]): Promise<true> {
+  /** Runs the DDL for an admin; resolves with the tenancy notices. */
+  async function apply(principal: Principal, context: HandlerContext, statements: readonly string[]): Promise<string[]> {
     if (strongestScope(principal.scopes) !== "admin") {
       throw apiError("insufficient_scope", "apply requires the admin scope", { metadata: { required_scope: "admin" } });
     }
-    await executor.executeTransaction({ principal, statements, tenantOverride: context.requestHeader.get("x-tenant-id") ?? undefined });
-    return true;
+    return executor.executeTransaction({ principal, statements, tenantOverride: context.requestHeader.get("x-tenant-id") ?? undefined });
   }
 
   async function snapshot(context: HandlerContext): Promise<CatalogueSnapshot> {
@@ -101,8 +101,8 @@ export function createSchemaModule(deps: { executor: QueryExecutor; config: Sche
           const principal = principalOf(context);
           requireDataScope(principal);
           const finished = inferTable(request.tableName || defaultTableName, samplesOf(request.samples), options(request.options));
-          const applied = request.apply ? await apply(principal, context, finished.statements) : false;
-          return create(InferResponseSchema, { table: finished.table, applied });
+          const notices = request.apply ? await apply(principal, context, finished.statements) : undefined;
+          return create(InferResponseSchema, { table: finished.table, applied: notices !== undefined, notices });
         },
         async inferBatch(request, context) {
           const principal = principalOf(context);
@@ -112,12 +112,13 @@ export function createSchemaModule(deps: { executor: QueryExecutor; config: Sche
           checkSamples(count, () => Buffer.byteLength(JSON.stringify(inputs.map((input) => input.samples)), "utf8"));
           const resolved = options(request.options);
           const proposal = inferBatch(inputs, resolved, request.detectRelationships ?? resolved.detectForeignKeys);
-          const applied = request.apply ? await apply(principal, context, proposal.statements) : false;
+          const notices = request.apply ? await apply(principal, context, proposal.statements) : undefined;
           return create(InferBatchResponseSchema, {
             schemas: proposal.schemas,
             relationships: proposal.relationships,
             combinedDdl: proposal.combinedDdl,
-            applied,
+            applied: notices !== undefined,
+            notices,
           });
         },
         async inferFile(request, context) {
@@ -131,8 +132,8 @@ export function createSchemaModule(deps: { executor: QueryExecutor; config: Sche
           else throw apiError("validation_failed", `format must be "csv" or "ndjson", got ${JSON.stringify(request.format)}`);
           checkSamples(samples.length, () => bytes);
           const finished = inferTable(request.tableName || defaultTableName, samples, options(request.options));
-          const applied = request.apply ? await apply(principal, context, finished.statements) : false;
-          return create(InferResponseSchema, { table: finished.table, applied });
+          const notices = request.apply ? await apply(principal, context, finished.statements) : undefined;
+          return create(InferResponseSchema, { table: finished.table, applied: notices !== undefined, notices });
         },
         async listTables(_request, context) {
           const { tables } = await snapshot(context);
