@@ -55,9 +55,10 @@ export function finishTable(draft: TableDraft, options: InferOptions, context: D
   const uniqueKeys: string[][] = [];
   if (draft.primaryKey.length > 0) {
     constraints.push(`CONSTRAINT ${quoteIdentifier(derivedName([name], "pkey"))} PRIMARY KEY ${columnList(draft.primaryKey)}`);
-    if (context.referenced) uniqueKeys.push([tenantColumn, ...draft.primaryKey]);
+    if (context.referenced && !draft.primaryKey.includes(tenantColumn)) uniqueKeys.push([tenantColumn, ...draft.primaryKey]);
   }
   for (const column of draft.columns) if (column.unique) uniqueKeys.push([tenantColumn, column.name]);
+  const tenantLeads = uniqueKeys.length > 0 || draft.primaryKey[0] === tenantColumn;
   for (const key of uniqueKeys) {
     constraints.push(`CONSTRAINT ${quoteIdentifier(derivedName([name, ...key], "key"))} UNIQUE ${columnList(key)}`);
   }
@@ -65,7 +66,7 @@ export function finishTable(draft: TableDraft, options: InferOptions, context: D
 
   const indexes: ProposedIndex[] = [];
   if (options.suggestIndexes) {
-    if (uniqueKeys.length === 0) {
+    if (!tenantLeads) {
       indexes.push({
         name: derivedName([name, tenantColumn], "idx"),
         columns: [tenantColumn],

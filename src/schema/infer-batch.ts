@@ -44,7 +44,8 @@ function detectRelationships(drafts: readonly TableDraft[]): Relationship[] {
     for (const column of draft.columns) {
       if (column.name === tenantColumn || draft.primaryKey.includes(column.name)) continue;
       const target = targetOf(column.name, drafts);
-      const key = target?.primaryKey.length === 1 ? target.primaryKey[0] : undefined;
+      const own = target?.primaryKey.filter((name) => name !== tenantColumn) ?? [];
+      const key = own.length === 1 ? own[0] : undefined;
       if (!target || key === undefined) continue;
       const values = draft.values.get(column.name);
       const keys = target.values.get(key);

@@ -160,11 +160,17 @@ export function analyseSamples(tableName: string, samples: readonly JsonValue[],
   if (options.detectPrimaryKey) {
     const key = choosePrimaryKey(table.name, columns, samples.length);
     if (key) {
-      primaryKey.push(key.name);
       key.nullable = false;
       key.unique = false; // the primary key says it
       if (integerTypes.has(key.sqlType)) key.identity = true;
       else if (key.sqlType === "uuid") key.default = "gen_random_uuid()";
+      if (key.identity || key.default !== "") {
+        primaryKey.push(key.name);
+      } else {
+        // Values chosen by clients: a duplicate across tenants would tell one tenant about another.
+        primaryKey.push(tenantColumn, key.name);
+        warnings.push(`primary key ("${tenantColumn}", "${key.name}"): ${key.sqlType} keys come from the writers, so they are unique per tenant`);
+      }
     } else {
       warnings.push(`no primary key: no id, ${table.name}_id or uuid column has a distinct value in every sample`);
     }

@@ -25,7 +25,8 @@ describe.each(backends)("SchemaService inference on %s storage", (backend) => {
   let world: SchemaWorld;
 
   beforeAll(async () => {
-    server = await startTestServer(backend, ["--schema-max-samples", "50", "--schema-max-sample-bytes", "4096"]);
+    // Strict tenancy refuses any key of a tenant table without tenant_id: applied DDL must have none.
+    server = await startTestServer(backend, ["--schema-max-samples", "50", "--schema-max-sample-bytes", "4096", "--strict-tenancy"]);
     world = await createSchemaWorld(server);
   });
   afterAll(() => server?.close());
@@ -145,8 +146,11 @@ describe.each(backends)("SchemaService inference on %s storage", (backend) => {
     refused(await as(server, world.acme, "POST", "/api/v1/schema/infer/batch", batch), 403, "insufficient_scope");
     expect(await tableNames(world.acme)).not.toContain("shop_customers");
 
-    const applied = ok<{ applied: boolean; relationships: unknown[] }>(await as(server, world.acmeAdmin, "POST", "/api/v1/schema/infer/batch", batch));
+    const applied = ok<{ applied: boolean; relationships: unknown[]; notices: string[] }>(await as(server, world.acmeAdmin, "POST", "/api/v1/schema/infer/batch", batch));
     expect(applied.applied).toBe(true);
+    // Both tables came out as tenant tables, and no key lacks tenant_id (that would be a warning).
+    expect(applied.notices.filter((notice) => notice.includes("shop_customers") || notice.includes("shop_orders")).length).toBeGreaterThanOrEqual(2);
+    expect(applied.notices.join("\n")).not.toMatch(/without tenant_id|does not include tenant_id/i);
     expect(applied.relationships).toHaveLength(1);
     const described = ok<{ rls_enabled: boolean; rls_forced: boolean }>(await as(server, world.acme, "GET", "/api/v1/schema/tables/shop_customers"));
     expect(described).toMatchObject({ rls_enabled: true, rls_forced: true });
@@ -171,7 +175,7 @@ describe.each(backends)("SchemaService inference on %s storage", (backend) => {
   it("applies single tables from samples and from files", async () => {
     refused(await as(server, world.acme, "POST", "/api/v1/schema/infer", { table_name: "events", samples: [{ id: 1 }], apply: true }), 403, "insufficient_scope");
     const one = ok<{ applied: boolean }>(
-      await as(server, world.acmeAdmin, "POST", "/api/v1/schema/infer", { table_name: "Audit Events", samples: [{ id: 1, what: "login" }], apply: true }),
+      await as(server, world.acmeAdmin, "POST", "/api/v1/schema/infer", { table_name: "Audit Events", samples: [{ id: "evt-1", what: "login" }], apply: true }),
     );
     expect(one.applied).toBe(true);
     const file = ok<{ applied: boolean }>(
@@ -179,8 +183,10 @@ describe.each(backends)("SchemaService inference on %s storage", (backend) => {
     );
     expect(file.applied).toBe(true);
     expect(await tableNames(world.acme)).toEqual(expect.arrayContaining(["audit_events", "imported"]));
-    await sql(server, world.globex, "INSERT INTO audit_events (what) VALUES ('logout')");
-    expect(await sql(server, world.acme, "SELECT what FROM audit_events")).toEqual([]);
+    // A text key chosen by the writers is unique per tenant: both tenants may use "evt-1".
+    await sql(server, world.acme, "INSERT INTO audit_events (id, what) VALUES ('evt-1', 'login')");
+    await sql(server, world.globex, "INSERT INTO audit_events (id, what) VALUES ('evt-1', 'logout')");
+    expect(await sql(server, world.acme, "SELECT id, what FROM audit_events")).toEqual([{ id: "evt-1", what: "login" }]);
   });
 
   it("applies in one transaction: a failing statement leaves nothing behind", async () => {

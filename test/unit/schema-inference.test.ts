@@ -129,7 +129,12 @@ describe("schema inference: columns and keys", () => {
 
   it("picks the primary key among id, <table>_id and uuid; never invents one", () => {
     expect(infer([{ id: 1 }, { id: 2 }]).table.primaryKey).toEqual(["id"]);
-    expect(infer([{ thing_id: "a" }, { thing_id: "b" }]).table.primaryKey).toEqual(["thing_id"]);
+    const texts = infer([{ thing_id: "a" }, { thing_id: "b" }]).table;
+    // Keys the writers choose are unique per tenant: a duplicate must not reveal another tenant's key.
+    expect(texts.primaryKey).toEqual(["tenant_id", "thing_id"]);
+    expect(texts.ddl).toContain('CONSTRAINT "things_pkey" PRIMARY KEY ("tenant_id", "thing_id")');
+    expect(texts.warnings).toContainEqual(expect.stringContaining("unique per tenant"));
+    expect(texts.indexes).toEqual([]);
     const none = infer([{ id: 1 }, { id: 1 }]).table;
     expect(none.primaryKey).toEqual([]);
     expect(none.ddl).not.toContain("PRIMARY KEY");
