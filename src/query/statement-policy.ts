@@ -278,6 +278,7 @@ const renamableObjects: Record<string, string> = {
   OBJECT_VIEW: "ALTER VIEW",
   OBJECT_INDEX: "ALTER INDEX",
   OBJECT_SEQUENCE: "ALTER SEQUENCE",
+  OBJECT_POLICY: "ALTER POLICY",
 };
 
 const commentableObjects: Record<string, number> = { OBJECT_TABLE: 1, OBJECT_VIEW: 1, OBJECT_COLUMN: 2 };
@@ -358,8 +359,10 @@ function classifyDdl(tag: string, body: unknown): StatementVerdict | undefined {
     case "RenameStmt": {
       const stmt = body as RenameStmt;
       const command = renamableObjects[stmt.renameType ?? ""];
-      if (!command) return reject("Only tables, columns, constraints, views, indexes and sequences can be renamed");
-      const problem = publicRelation(stmt.relation);
+      if (!command) return reject("Only tables, columns, constraints, views, indexes, sequences and policies can be renamed");
+      const problem =
+        publicRelation(stmt.relation) ??
+        (stmt.renameType === "OBJECT_POLICY" ? (policyNameProblem(stmt.subname) ?? policyNameProblem(stmt.newname)) : undefined);
       return problem ? reject(problem) : ddl(command);
     }
     case "DropStmt": {
