@@ -89,8 +89,8 @@ export interface PasswordHasherOptions {
   queueTimeoutMs?: number;
 }
 
-/** Default bounds of the hashing queue: 100 jobs waiting, 5 s of wait. */
-export const defaultHashQueue = Object.freeze({ queueLength: 100, queueTimeoutMs: 5000 });
+/** Default bounds of the hashing queue: 100 jobs waiting, 10 s of wait. */
+export const defaultHashQueue = Object.freeze({ queueLength: 100, queueTimeoutMs: 10_000 });
 
 /** libuv's threadpool size as configured by `UV_THREADPOOL_SIZE` (default 4, clamped to 1..1024). */
 export function threadpoolSize(env: NodeJS.ProcessEnv = process.env): number {

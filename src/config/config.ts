@@ -30,7 +30,7 @@ export interface AuthConfig {
   defaultTenant: string;
   disableSignup: boolean;
   rateLimit: RateLimitConfig;
-  /** Bounds of the password-hashing queue (defaults: 100 waiting, 5 s). */
+  /** Bounds of the password-hashing queue (defaults: 100 waiting, 10 s). */
   hashQueue?: { queueLength?: number; queueTimeoutMs?: number };
 }
 
@@ -132,7 +132,7 @@ export const flags = {
     type: "string",
     help: "password hashes (sign-up, sign-in) that may wait for a thread; more get 503 server_busy (default 100)",
   },
-  "hash-queue-timeout": { type: "string", help: "seconds a password hash may wait for a thread (default 5)" },
+  "hash-queue-timeout": { type: "string", help: "seconds a password hash may wait for a thread (default 10)" },
   "statement-timeout": { type: "string", help: "query statement timeout in seconds (default 5)" },
   "row-cap": { type: "string", help: "most rows one query returns (default 10000)" },
   "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
@@ -325,7 +325,7 @@ export function configFromValues(values: Record<string, string | boolean | undef
       },
       hashQueue: {
         queueLength: integer("hash-queue-length", str("hash-queue-length"), 100, 0, 100_000),
-        queueTimeoutMs: seconds("hash-queue-timeout", str("hash-queue-timeout"), 5, 0.01, 3600) * 1000,
+        queueTimeoutMs: seconds("hash-queue-timeout", str("hash-queue-timeout"), 10, 0.01, 3600) * 1000,
       },
     },
     query: {
