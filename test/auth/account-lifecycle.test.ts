@@ -8,6 +8,7 @@ import { generousLimits, rest, strongPassword, uniqueEmail, type SessionJson, ty
 /** auth-js as an app sets it up, with its in-memory session storage. */
 const authClient = (server: TestServer) =>
   new AuthClient({ url: `${server.url}/auth/v1`, autoRefreshToken: false, persistSession: true, detectSessionInUrl: false });
+type Client = ReturnType<typeof authClient>;
 
 /** An account signed in from `count` separate clients (sessions); the first one signed it up. */
 async function accountWithSessions(server: TestServer, count: number, data?: object) {
@@ -21,7 +22,7 @@ async function accountWithSessions(server: TestServer, count: number, data?: obj
     expect((await client.signInWithPassword({ email, password })).error).toBeNull();
     clients.push(client);
   }
-  const tokens = await Promise.all(clients.map(async (client) => (await client.getSession()).data.session as SessionJson));
+  const tokens = await Promise.all(clients.map(async (client) => (await client.getSession()).data.session as unknown as SessionJson));
   return { email, password, clients, sessions: tokens };
 }
 
@@ -47,7 +48,7 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
   describe("password change (PUT /auth/v1/user)", () => {
     it("auth-js updateUser({password}) switches passwords, ends every other session at once and keeps the caller's", async () => {
       const { email, password, clients, sessions } = await accountWithSessions(server, 3);
-      const [caller, ...others] = clients as [AuthClient, ...AuthClient[]];
+      const [caller, ...others] = clients as [Client, ...Client[]];
       const newPassword = strongPassword();
       const { data, error } = await caller.updateUser({ password: newPassword });
       expect(error).toBeNull();
@@ -68,7 +69,7 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
     it("applies the sign-up password policy, changing nothing on refusal", async () => {
       const { email, password, clients } = await accountWithSessions(server, 1);
       const before = await passwordHashOf(server, email);
-      const { error } = await (clients[0] as AuthClient).updateUser({ password: "password" });
+      const { error } = await (clients[0] as Client).updateUser({ password: "password" });
       expect(error).toMatchObject({ status: 422, code: "weak_password" });
       expect(await passwordHashOf(server, email)).toBe(before);
       ok(await signIn(server, email, password));
@@ -97,7 +98,7 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
     it("round-trips through auth-js signUp(options.data), getUser, the token response and the access token", async () => {
       const data = { name: "Ada", plan: { tier: 2, tags: ["beta"] }, newsletter: false };
       const { clients, sessions } = await accountWithSessions(server, 1, data);
-      const auth = clients[0] as AuthClient;
+      const auth = clients[0] as Client;
       const session = sessions[0] as SessionJson;
       expect(session.user).toMatchObject({ user_metadata: data, app_metadata: {} });
       expect(decodeJwt(session.access_token)).toMatchObject({ user_metadata: data, app_metadata: {} });
@@ -215,7 +216,7 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
 
     it("sets app_metadata, which users read but cannot write, and tokens carry from the next refresh", async () => {
       const { clients, sessions } = await accountWithSessions(server, 1);
-      const auth = clients[0] as AuthClient;
+      const auth = clients[0] as Client;
       const userId = (sessions[0] as SessionJson).user.id;
       const appMetadata = { plan: "enterprise", roles: ["billing"] };
       expect(ok<{ user: { app_metadata: unknown } }>(await admin("PUT", `/admin/v1/users/${userId}/app_metadata`, { app_metadata: appMetadata })).user.app_metadata).toEqual(appMetadata);
@@ -243,7 +244,7 @@ describe.each(backends)("reauthentication and rate limits of a password change o
 
   it("needs the current password outside the window; wrong ones are refused and rate-limited like sign-ins", async () => {
     const { email, password, clients } = await accountWithSessions(server, 1);
-    const auth = clients[0] as AuthClient;
+    const auth = clients[0] as Client;
     const before = await passwordHashOf(server, email);
     const without = await auth.updateUser({ password: strongPassword() });
     expect(without.error).toMatchObject({ status: 400, code: "current_password_required" });
