@@ -3,17 +3,25 @@ import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bearerHeader, cliKey, http, keyHeader, ok, refused } from "../admin/support/admin-api.js";
 import { backends, startTestServer, type TestServer } from "../support/server.js";
-import { generousLimits, rest, strongPassword, uniqueEmail, type SessionJson, type UserJson } from "./support/auth-api.js";
+import { createSecretLedger, generousLimits, rest, strongPassword, uniqueEmail, type SessionJson, type UserJson } from "./support/auth-api.js";
 
 /** auth-js as an app sets it up, with its in-memory session storage. */
 const authClient = (server: TestServer) =>
   new AuthClient({ url: `${server.url}/auth/v1`, autoRefreshToken: false, persistSession: true, detectSessionInUrl: false });
 type Client = ReturnType<typeof authClient>;
 
+/** Every password and token of the suite, none of which may appear in the servers' logs. */
+const ledger = createSecretLedger();
+const newPassword = () => {
+  const password = strongPassword();
+  ledger.add(password);
+  return password;
+};
+
 /** An account signed in from `count` separate clients (sessions); the first one signed it up. */
 async function accountWithSessions(server: TestServer, count: number, data?: object) {
   const email = uniqueEmail("lifecycle");
-  const password = strongPassword();
+  const password = newPassword();
   const clients = [authClient(server)];
   const signedUp = await clients[0]?.signUp({ email, password, options: data ? { data } : {} });
   expect(signedUp?.error).toBeNull();
@@ -23,6 +31,7 @@ async function accountWithSessions(server: TestServer, count: number, data?: obj
     clients.push(client);
   }
   const tokens = await Promise.all(clients.map(async (client) => (await client.getSession()).data.session as unknown as SessionJson));
+  for (const session of tokens) ledger.addSession(session);
   return { email, password, clients, sessions: tokens };
 }
 
@@ -49,8 +58,8 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
     it("auth-js updateUser({password}) switches passwords, ends every other session at once and keeps the caller's", async () => {
       const { email, password, clients, sessions } = await accountWithSessions(server, 3);
       const [caller, ...others] = clients as [Client, ...Client[]];
-      const newPassword = strongPassword();
-      const { data, error } = await caller.updateUser({ password: newPassword });
+      const changed = newPassword();
+      const { data, error } = await caller.updateUser({ password: changed });
       expect(error).toBeNull();
       expect(data.user?.email).toBe(email);
 
@@ -63,7 +72,7 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
       expect((await caller.refreshSession()).error).toBeNull();
 
       refused(await signIn(server, email, password), 400, "invalid_credentials");
-      ok(await signIn(server, email, newPassword));
+      ok(await signIn(server, email, changed));
     });
 
     it("applies the sign-up password policy, changing nothing on refusal", async () => {
@@ -80,16 +89,16 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
       const token = sessions[0]?.access_token as string;
       const put = (body: unknown) => http(server.url, "PUT", "/auth/v1/user", { headers: bearerHeader(token), body });
       const before = await passwordHashOf(server, email);
-      refused(await put({ password: strongPassword(), current_password: "not-the-password" }), 400, "current_password_mismatch");
+      refused(await put({ password: newPassword(), current_password: "not-the-password" }), 400, "current_password_mismatch");
       refused(await put({ current_password: password }), 400, "validation_failed");
       expect(await passwordHashOf(server, email)).toBe(before);
-      const next = strongPassword();
+      const next = newPassword();
       ok(await put({ password: next, current_password: password }));
       ok(await signIn(server, email, next));
     });
 
     it("refuses changes without credentials or with an API key", async () => {
-      refused(await http(server.url, "PUT", "/auth/v1/user", { body: { password: strongPassword() } }), 401, "unauthorized");
+      refused(await http(server.url, "PUT", "/auth/v1/user", { body: { password: newPassword() } }), 401, "unauthorized");
       refused(await http(server.url, "PUT", "/auth/v1/user", { headers: keyHeader(adminKey), body: { data: { a: 1 } } }), 403, "insufficient_scope");
     });
   });
@@ -134,10 +143,10 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
 
       const signUp = (body: unknown) => rest(server.url, "POST", "/auth/v1/signup", { body });
       const email = uniqueEmail("bad-meta");
-      refused(await signUp({ email, password: strongPassword(), data: ["x"] }), 400, "validation_failed");
-      refused(await signUp({ email, password: strongPassword(), data: { blob: "x".repeat(3000) } }), 400, "validation_failed");
+      refused(await signUp({ email, password: newPassword(), data: ["x"] }), 400, "validation_failed");
+      refused(await signUp({ email, password: newPassword(), data: { blob: "x".repeat(3000) } }), 400, "validation_failed");
       // Nothing was created: the address is still free.
-      ok(await signUp({ email, password: strongPassword() }));
+      ok(await signUp({ email, password: newPassword() }));
     });
   });
 
@@ -205,7 +214,7 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
       const userId = (sessions[0] as SessionJson).user.id;
       refused(await admin("PUT", `/admin/v1/users/${userId}/password`, { password: "password" }), 422, "weak_password");
       ok(await signIn(server, email, password));
-      const next = strongPassword();
+      const next = newPassword();
       expect(ok<{ revoked_sessions: number }>(await admin("PUT", `/admin/v1/users/${userId}/password`, { password: next })).revoked_sessions).toBe(3);
       for (const session of sessions) {
         refused(await rest(server.url, "GET", "/auth/v1/user", { headers: bearerHeader(session.access_token) }), 401, "session_revoked");
@@ -233,6 +242,10 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
       expect((await auth.getUser()).data.user?.app_metadata).toEqual(appMetadata);
     });
   });
+
+  it("never logs passwords or tokens", () => {
+    ledger.expectNoneIn(server.logs());
+  });
 });
 
 describe.each(backends)("reauthentication and rate limits of a password change on %s storage", (backend) => {
@@ -246,19 +259,20 @@ describe.each(backends)("reauthentication and rate limits of a password change o
     const { email, password, clients } = await accountWithSessions(server, 1);
     const auth = clients[0] as Client;
     const before = await passwordHashOf(server, email);
-    const without = await auth.updateUser({ password: strongPassword() });
+    const without = await auth.updateUser({ password: newPassword() });
     expect(without.error).toMatchObject({ status: 400, code: "current_password_required" });
 
     // Four attempts per window, as for sign-ins of the account; the right password does not jump the queue.
     const codes: Array<string | undefined> = [];
     for (let i = 0; i < 4; i++) {
-      codes.push((await auth.updateUser({ password: strongPassword(), current_password: `wrong-${i}-password` })).error?.code);
+      codes.push((await auth.updateUser({ password: newPassword(), current_password: `wrong-${i}-password` })).error?.code);
     }
     expect(codes).toEqual(Array.from({ length: 4 }, () => "current_password_mismatch"));
-    const limited = await auth.updateUser({ password: strongPassword(), current_password: password });
+    const limited = await auth.updateUser({ password: newPassword(), current_password: password });
     expect(limited.error).toMatchObject({ status: 429, code: "over_request_rate_limit" });
     // Sign-ins of the account share the budget.
     refused(await signIn(server, email, password), 429, "over_request_rate_limit");
     expect(await passwordHashOf(server, email)).toBe(before);
+    ledger.expectNoneIn(server.logs());
   });
 });

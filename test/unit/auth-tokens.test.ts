@@ -446,8 +446,8 @@ describe.each(["ES256", "RS256"] as const)("%s key pairs", (alg) => {
       expect(() => createTokenIssuer({ ...config, jwtAlgorithm: alg, keyRing: ringOf(alg, small) })).toThrow(/2048 bits/);
     }
   });
+});
 
-  it("publishes nothing under HS256", () => {
-    expect(hmacIssuer().publicKeys()).toEqual([]);
-  });
+it("publishes no key under HS256", () => {
+  expect(hmacIssuer().publicKeys()).toEqual([]);
 });
