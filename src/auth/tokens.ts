@@ -68,6 +68,11 @@ export interface TokenIssuer {
    * otherwise valid), `invalid_token` for anything else; errors carry the catalogue's text only.
    */
   verify(token: string): Promise<AccessTokenClaims>;
+  /**
+   * {@link TokenIssuer.verify}, and until when (ms) its answer holds: the token's `exp`, or sooner
+   * the moment its retired key stops verifying. What a cache of verified tokens may honour.
+   */
+  verifyUntil(token: string): Promise<{ claims: AccessTokenClaims; trustedUntil: number }>;
   /** The public keys that verify its tokens now (none under HS256), for the JWKS. */
   publicKeys(): PublicJwk[];
 }
@@ -198,6 +203,31 @@ export function createTokenIssuer(config: TokenIssuerConfig, options: TokenIssue
     return entry.key;
   };
 
+  async function verifyUntil(token: string): Promise<{ claims: AccessTokenClaims; trustedUntil: number }> {
+    if (typeof token !== "string" || token === "" || token.length > maxAccessTokenLength) {
+      throw invalidToken("empty or oversized token");
+    }
+    const current = now();
+    let payload: JWTPayload;
+    let kid: unknown;
+    try {
+      ({ payload, protectedHeader: { kid } } = await jwtVerify(token, resolveKey, {
+        algorithms,
+        typ: "JWT",
+        issuer: config.issuer,
+        audience: config.audience,
+        requiredClaims,
+        clockTolerance: skew,
+        currentDate: new Date(current),
+      }));
+    } catch (error) {
+      throw toApiError(error);
+    }
+    const claims = readClaims(payload, Math.floor(current / 1000), skew);
+    const keyUntil = keys.verification.get(kid as string)?.usableUntil ?? current;
+    return { claims, trustedUntil: Math.min(claims.exp * 1000, keyUntil) };
+  }
+
   return {
     algorithm: signing.alg,
     kid: signing.kid,
@@ -230,26 +260,10 @@ export function createTokenIssuer(config: TokenIssuerConfig, options: TokenIssue
       return { token, claims, expiresIn };
     },
 
+    verifyUntil,
+
     async verify(token) {
-      if (typeof token !== "string" || token === "" || token.length > maxAccessTokenLength) {
-        throw invalidToken("empty or oversized token");
-      }
-      const current = now();
-      let payload: JWTPayload;
-      try {
-        ({ payload } = await jwtVerify(token, resolveKey, {
-          algorithms,
-          typ: "JWT",
-          issuer: config.issuer,
-          audience: config.audience,
-          requiredClaims,
-          clockTolerance: skew,
-          currentDate: new Date(current),
-        }));
-      } catch (error) {
-        throw toApiError(error);
-      }
-      return readClaims(payload, Math.floor(current / 1000), skew);
+      return (await verifyUntil(token)).claims;
     },
 
     publicKeys() {

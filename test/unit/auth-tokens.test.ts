@@ -424,6 +424,10 @@ describe.each(["ES256", "RS256"] as const)("%s key pairs", (alg) => {
 
     time.state.now = start + (hour + defaultClockSkewSeconds - 1) * 1000;
     expect((await after.verify(longLived.token)).jti).toBe(longLived.claims.jti);
+    // A cache of verified tokens (the bearer check's) may trust it only that long, not until its exp.
+    expect((await after.verifyUntil(longLived.token)).trustedUntil).toBe(start + (hour + defaultClockSkewSeconds) * 1000);
+    const own = await after.sign(subject);
+    expect((await after.verifyUntil(own.token)).trustedUntil).toBe(own.claims.exp * 1000);
     time.state.now = start + (hour + defaultClockSkewSeconds) * 1000;
     await expectRefused(longLived.token, "invalid_token", after);
     expect(after.publicKeys().map((key) => key.kid)).toEqual([after.kid]);
