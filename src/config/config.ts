@@ -46,6 +46,8 @@ export interface QueryConfig {
   rowCap: number;
   maxSqlBytes: number;
   maxConcurrentPerTenant: number;
+  /** Refuse (instead of warning about) unique and foreign keys of tenant tables without tenant_id. */
+  strictTenancy?: boolean;
 }
 
 /** The validated configuration of one server process. */
@@ -105,6 +107,10 @@ export const flags = {
   "row-cap": { type: "string", help: "most rows one query returns (default 10000)" },
   "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
   "max-concurrent-queries": { type: "string", help: "concurrent queries per tenant (default 8)" },
+  "strict-tenancy": {
+    type: "boolean",
+    help: "refuse admin DDL creating a unique index, primary key or foreign key of a tenant table without tenant_id (default: warn)",
+  },
   "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
   "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
@@ -299,6 +305,7 @@ export function configFromValues(values: Record<string, string | boolean | undef
       rowCap: integer("row-cap", str("row-cap"), 10_000, 1, 1_000_000),
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
+      strictTenancy: values["strict-tenancy"] === true,
     },
   };
 }

@@ -12,7 +12,8 @@ import { requestSetup, resolveAccess } from "./request-setup.js";
 import { decodeRows, parseCommandTag, type JsonValue, type QueryResult } from "./result-encoding.js";
 import { authorizeStatement, createSqlGuard, type SqlGuard, type StatementClass } from "./sql-guard.js";
 import { runPipeline, type PipelineOutcome } from "./statement-pipeline.js";
-import { syncTenancyStatement } from "./tenancy.js";
+import { afterAdminDdl } from "./tenancy.js";
+import { collectTenancyNotices } from "./tenancy-notices.js";
 import { createTypeRegistry, type TypeRegistry, type TypeRow } from "./type-registry.js";
 
 /** Options of {@link createQueryExecutor}. */
@@ -20,7 +21,7 @@ export interface QueryExecutorOptions {
   /** Connection string logging in as `helios_authenticator`. */
   authenticatorUrl: string;
   config: QueryConfig;
-  logger?: Pick<Logger, "warn" | "error">;
+  logger?: Pick<Logger, "info" | "warn" | "error">;
   /** Connections in the query pool (default 10). */
   poolSize?: number;
   /** How long a query may wait for a free connection before `storage_unavailable` (default 10 s). */
@@ -131,12 +132,13 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         }
         let outcome: PipelineOutcome;
         let broken = false;
+        const notices = collectTenancyNotices(client);
         try {
           outcome = await runPipeline(client, {
             setup: requestSetup(access, config.statementTimeoutMs),
             statement: { text: request.sql, values },
             maxRows: config.rowCap,
-            after: statement.kind === "ddl" ? { text: syncTenancyStatement, values: [] } : undefined,
+            after: statement.kind === "ddl" ? afterAdminDdl(config.strictTenancy === true) : undefined,
             deadlineMs,
           });
         } catch (error) {
@@ -146,10 +148,16 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
           broken = reason === "storage_unavailable" || reason === "internal_error";
           throw mapped;
         } finally {
+          notices.stop();
           client.release(broken);
         }
+        const said = notices.messages();
+        for (const notice of said) {
+          logger?.[notice.warning ? "warn" : "info"]({ command: statement.command, tenantId: access.tenantId }, notice.message);
+        }
         try {
-          return await toResult(outcome, statement, types, request.arrayMode === true);
+          const result = await toResult(outcome, statement, types, request.arrayMode === true);
+          return said.length > 0 ? { ...result, notices: said.map((notice) => notice.message) } : result;
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
           logger?.error({ command: statement.command, error: message }, "query result could not be encoded");
