@@ -159,7 +159,7 @@ describe("ES256 key pairs kept in the data directory (embedded)", () => {
     expect((await getUser(switched, session.access_token)).status).toBe(200);
     await verifyAsForeignService(switched, session.access_token);
     await verifyAsForeignService(switched, fresh.access_token);
-  });
+  }, 120_000);
 });
 
 describe.skipIf(!external)("ES256 key rotation by configuration (external)", () => {
@@ -198,7 +198,7 @@ describe.skipIf(!external)("ES256 key rotation by configuration (external)", () 
     expect(res.status).toBe(401);
     expect(res.body).toMatchObject({ error: "invalid_token" });
     await expect(verifyAsForeignService(retired, session.access_token)).rejects.toThrow();
-  });
+  }, 120_000);
 
   it("refuses keys that do not fit the algorithm", async () => {
     const rsa = generateKeyPairSync("rsa", { modulusLength: 2048 });
