@@ -50,6 +50,14 @@ export interface QueryConfig {
   strictTenancy?: boolean;
 }
 
+/** Bounds on the input of one schema inference request. */
+export interface SchemaConfig {
+  /** Most sample records (or CSV/NDJSON rows) per request. */
+  maxSamples: number;
+  /** Most bytes of samples (as JSON) or of a CSV/NDJSON document per request. */
+  maxSampleBytes: number;
+}
+
 /** The validated configuration of one server process. */
 export interface Config {
   mode: "server";
@@ -65,6 +73,7 @@ export interface Config {
   cors: { origins: "*" | string[] };
   auth: AuthConfig;
   query: QueryConfig;
+  schema: SchemaConfig;
 }
 
 /** A flag value that cannot be used; the CLI prints the message and exits non-zero. */
@@ -112,6 +121,8 @@ export const flags = {
     help: "refuse admin DDL creating a unique index, primary key or foreign key of a tenant table without tenant_id (default: warn)",
   },
   "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
+  "schema-max-samples": { type: "string", help: "most sample records per schema inference request (default 10000)" },
+  "schema-max-sample-bytes": { type: "string", help: "most bytes of samples or CSV/NDJSON per schema inference request (default 1048576)" },
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
   "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
   "tls-key": { type: "string", help: "PEM private key" },
@@ -149,6 +160,7 @@ export function helpText(): string {
   return [
     "Usage: heliosdb-nano [flags]",
     "       heliosdb-nano admin <command> [flags]   (see `heliosdb-nano admin --help`)",
+    "       heliosdb-nano gen types --typescript    (see `heliosdb-nano gen types --help`)",
     "",
     "Flags:",
     ...lines,
@@ -306,6 +318,10 @@ export function configFromValues(values: Record<string, string | boolean | undef
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
       strictTenancy: values["strict-tenancy"] === true,
+    },
+    schema: {
+      maxSamples: integer("schema-max-samples", str("schema-max-samples"), 10_000, 1, 1_000_000),
+      maxSampleBytes: integer("schema-max-sample-bytes", str("schema-max-sample-bytes"), 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
   };
 }
