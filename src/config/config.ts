@@ -40,6 +40,21 @@ export interface QueryConfig {
   maxConcurrentPerTenant: number;
 }
 
+/** How long a client may take, and how many connections it may hold. */
+export interface ConnectionLimits {
+  /**
+   * Time a new connection has to show its protocol (the first bytes in cleartext, the handshake with
+   * TLS), and then a request has to send its headers, each counted from its own start.
+   */
+  headersTimeoutMs: number;
+  /** Time a request has, from its start, to arrive whole: headers and body. */
+  requestTimeoutMs: number;
+  /** Time a kept-alive HTTP/1.1 connection between requests, or an HTTP/2 session without streams, may stay idle. */
+  idleTimeoutMs: number;
+  /** Most connections open at once; connections beyond it are closed as they arrive. */
+  maxConnections: number;
+}
+
 /** The validated configuration of one server process. */
 export interface Config {
   mode: "server";
@@ -55,6 +70,8 @@ export interface Config {
   cors: { origins: "*" | string[] };
   auth: AuthConfig;
   query: QueryConfig;
+  /** Deadlines of slow clients and the cap on open connections. */
+  connections: ConnectionLimits;
 }
 
 /** A flag value that cannot be used; the CLI prints the message and exits non-zero. */
@@ -107,6 +124,13 @@ export const flags = {
     help: "comma-separated browser origins allowed by CORS, e.g. https://app.example.com (default *: any)",
   },
   "log-level": { type: "string", env: "LOG_LEVEL", help: `one of ${logLevels.join(", ")} (default info)` },
+  "headers-timeout": {
+    type: "string",
+    help: "seconds a new connection has to show its protocol, then a request to send its headers (default 10)",
+  },
+  "request-timeout": { type: "string", help: "seconds a request has to arrive whole, headers and body (default 30)" },
+  "idle-timeout": { type: "string", help: "seconds a kept-alive connection or HTTP/2 session may stay idle (default 30)" },
+  "max-connections": { type: "string", help: "most client connections open at once; more are closed on arrival (default 10000)" },
   help: { type: "boolean", help: "print this help" },
 } satisfies Record<string, FlagSpec>;
 
@@ -265,5 +289,19 @@ export function configFromValues(values: Record<string, string | boolean | undef
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
     },
+    connections: connectionLimits(str),
+  };
+}
+
+function connectionLimits(str: (name: keyof typeof flags) => string | undefined): ConnectionLimits {
+  const ms = (name: keyof typeof flags, fallback: number) => Math.round(seconds(name, str(name), fallback, 0.05, 3600) * 1000);
+  const headersTimeoutMs = ms("headers-timeout", 10);
+  const requestTimeoutMs = ms("request-timeout", 30);
+  if (requestTimeoutMs < headersTimeoutMs) throw new ConfigError("--request-timeout must not be shorter than --headers-timeout");
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: ms("idle-timeout", 30),
+    maxConnections: integer("max-connections", str("max-connections"), 10_000, 1, 1_000_000),
   };
 }
