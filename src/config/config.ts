@@ -38,6 +38,8 @@ export interface QueryConfig {
   rowCap: number;
   maxSqlBytes: number;
   maxConcurrentPerTenant: number;
+  /** Most bytes PostgreSQL may send for one statement's answer. */
+  maxResultBytes: number;
 }
 
 /** How long a client may take, and how many connections it may hold. */
@@ -130,6 +132,10 @@ export const flags = {
   },
   "request-timeout": { type: "string", help: "seconds a request has to arrive whole, headers and body (default 30)" },
   "idle-timeout": { type: "string", help: "seconds a kept-alive connection or HTTP/2 session may stay idle (default 30)" },
+  "max-result-bytes": {
+    type: "string",
+    help: "largest query answer, in bytes as PostgreSQL sends it; larger ones fail with result_too_large (default 67108864, 64 MiB)",
+  },
   "max-connections": { type: "string", help: "most client connections open at once; more are closed on arrival (default 10000)" },
   help: { type: "boolean", help: "print this help" },
 } satisfies Record<string, FlagSpec>;
@@ -288,6 +294,7 @@ export function configFromValues(values: Record<string, string | boolean | undef
       rowCap: integer("row-cap", str("row-cap"), 10_000, 1, 1_000_000),
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
+      maxResultBytes: integer("max-result-bytes", str("max-result-bytes"), 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     },
     connections: connectionLimits(str),
   };

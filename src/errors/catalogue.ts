@@ -76,6 +76,7 @@ export const catalogue = {
     status: 429,
     message: "Too many concurrent queries for this tenant",
   },
+  result_too_large: { code: Code.ResourceExhausted, status: 413, message: "Query result is too large" },
 
   // Server
   storage_unavailable: { code: Code.Unavailable, status: 503, message: "Storage is unavailable" },

@@ -74,7 +74,7 @@ async function toResult(
  * Creates the query executor: a `pg.Pool` logged in as `helios_authenticator`, and per statement
  * one implicit transaction sent in one round trip (see `statement-pipeline.ts`): settings and claims,
  * `role` = helios_user or helios_admin, the statement over the extended protocol with at most
- * `rowCap` rows fetched, and after admin DDL a tenancy sync. Per-tenant concurrency is capped.
+ * `rowCap` rows and `maxResultBytes` bytes fetched, and after admin DDL a tenancy sync. Per-tenant concurrency is capped.
  */
 export async function createQueryExecutor(options: QueryExecutorOptions): Promise<QueryExecutor> {
   const { config, logger } = options;
@@ -136,14 +136,15 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
             setup: requestSetup(access, config.statementTimeoutMs),
             statement: { text: request.sql, values },
             maxRows: config.rowCap,
+            maxBytes: config.maxResultBytes,
             after: statement.kind === "ddl" ? { text: syncTenancyStatement, values: [] } : undefined,
             deadlineMs,
           });
         } catch (error) {
           const mapped = fail(error, statement);
-          // After a lost connection or a client-side deadline the connection cannot be reused.
+          // After a lost connection, a client-side deadline or an answer cut short the connection cannot be reused.
           const reason = reasonOf(mapped);
-          broken = reason === "storage_unavailable" || reason === "internal_error";
+          broken = reason === "storage_unavailable" || reason === "internal_error" || reason === "result_too_large";
           throw mapped;
         } finally {
           client.release(broken);

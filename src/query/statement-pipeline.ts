@@ -25,6 +25,8 @@ export interface PipelineRequest {
   after?: PipelineStatement;
   /** Client-side deadline in ms; when it passes the pipeline fails with a {@link PipelineTimeout}. */
   deadlineMs?: number;
+  /** Most bytes the database may send; past them the pipeline fails with a {@link ResultTooLarge}. */
+  maxBytes?: number;
 }
 
 /** A column as the RowDescription message describes it. */
@@ -63,6 +65,14 @@ export class PipelineTimeout extends Error {
   override name = "PipelineTimeout";
 }
 
+/** The answer grew past `maxBytes`; reading stopped and the connection was closed. */
+export class ResultTooLarge extends Error {
+  override name = "ResultTooLarge";
+  constructor(readonly maxBytes: number) {
+    super(`result is larger than ${maxBytes} bytes`);
+  }
+}
+
 /** The subset of pg's Connection used here (its bundled typings are out of date). */
 interface WireConnection {
   parse(message: { text: string; name?: string; types?: number[] }): void;
@@ -71,7 +81,13 @@ interface WireConnection {
   execute(message: { portal?: string; rows?: number }): void;
   sync(): void;
   sendCopyFail(message: string): void;
-  stream: { cork?: () => void; uncork?: () => void };
+  stream: {
+    cork?: () => void;
+    uncork?: () => void;
+    prependListener(event: "data", listener: (chunk: Buffer) => void): void;
+    off(event: "data", listener: (chunk: Buffer) => void): void;
+    destroy(): void;
+  };
 }
 
 interface RowDescriptionMessage {
@@ -109,6 +125,7 @@ class StatementPipeline implements Submittable {
   private commandTag: string | undefined;
   private suspended = false;
   private timer: NodeJS.Timeout | undefined;
+  private stopCounting: (() => void) | undefined;
 
   constructor(private readonly request: PipelineRequest) {
     this.done = new Promise<PipelineOutcome>((resolve, reject) => {
@@ -119,10 +136,11 @@ class StatementPipeline implements Submittable {
 
   submit(connection: Connection): void {
     const wire = connection as unknown as WireConnection;
-    const { setup, statement, after, maxRows, deadlineMs } = this.request;
+    const { setup, statement, after, maxRows, deadlineMs, maxBytes } = this.request;
     if (deadlineMs !== undefined) {
       this.timer = setTimeout(() => this.fail(new PipelineTimeout("database did not answer in time")), deadlineMs);
     }
+    if (maxBytes !== undefined) this.countBytes(wire, maxBytes);
     let names = prepared.get(connection);
     if (!names) prepared.set(connection, (names = new Set()));
     wire.stream.cork?.();
@@ -188,10 +206,28 @@ class StatementPipeline implements Submittable {
 
   handleCopyData(): void {}
 
+  /**
+   * Counts the bytes arriving for this pipeline ahead of the driver's parser, which would otherwise
+   * buffer a message of any size (one 500 MB value) before handing over a row. Past `maxBytes` the
+   * socket is closed: PostgreSQL stops at its next write and rolls the transaction back.
+   */
+  private countBytes(wire: WireConnection, maxBytes: number): void {
+    let received = 0;
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= maxBytes) return;
+      this.fail(new ResultTooLarge(maxBytes));
+      wire.stream.destroy();
+    };
+    wire.stream.prependListener("data", onData);
+    this.stopCounting = () => wire.stream.off("data", onData);
+  }
+
   private finish(): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    this.stopCounting?.();
     this.resolve({ fields: this.fields, rows: this.rows, commandTag: this.commandTag, suspended: this.suspended });
   }
 
@@ -199,6 +235,7 @@ class StatementPipeline implements Submittable {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
+    this.stopCounting?.();
     this.reject(error);
   }
 }
@@ -206,8 +243,8 @@ class StatementPipeline implements Submittable {
 /**
  * Runs a {@link PipelineRequest} on `client` in one round trip and returns the user statement's raw
  * outcome. Rejects with a {@link PipelineError} (database or connection error, with its stage) or a
- * {@link PipelineTimeout}; after a timeout, a connection error or any failure in the setup stage the
- * client must be destroyed.
+ * {@link PipelineTimeout} or {@link ResultTooLarge}; after a timeout, an answer too large, a connection
+ * error or any failure in the setup stage the client must be destroyed.
  */
 export function runPipeline(client: ClientBase, request: PipelineRequest): Promise<PipelineOutcome> {
   const pipeline = new StatementPipeline(request);
