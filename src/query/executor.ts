@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { apiError, reasonOf } from "../errors/catalogue.js";
 import type { Principal } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
@@ -152,6 +152,8 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         try {
           return await toResult(outcome, statement, types, request.arrayMode === true);
         } catch (error) {
+          // A result the caller may not have (result_too_large: nested too deep) is the caller's failure.
+          if (error instanceof ConnectError) throw error;
           const message = error instanceof Error ? error.message : String(error);
           logger?.error({ command: statement.command, error: message }, "query result could not be encoded");
           throw apiError("internal_error");

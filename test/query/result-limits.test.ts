@@ -1,6 +1,8 @@
+import { createClient } from "@connectrpc/connect";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { authApi, expectOk, generousLimits, rest, strongPassword, uniqueEmail } from "../auth/support/auth-api.js";
+import { QueryService } from "../../gen/helios/query/v1/query_pb.js";
+import { authApi, expectOk, generousLimits, rest, rpcFailure, rpcTransport, strongPassword, uniqueEmail } from "../auth/support/auth-api.js";
 import { backends, startTestServer, type TestServer } from "../support/server.js";
 
 const defaultCap = 64 * 1024 * 1024;
@@ -76,4 +78,24 @@ describe.each(backends)("answer size cap on %s storage", (backend) => {
     expect(fits.status).toBe(200);
     expect((fits.body as { rows: unknown[] }).rows).toHaveLength(10);
   }, 60_000);
+
+  it("refuses JSON nested past 32 levels with result_too_large, on REST and gRPC, and serves 32", async () => {
+    const deep = (depth: number, type: string) => `SELECT (repeat('[', ${depth}) || repeat(']', ${depth}))::${type} AS j`;
+    const message = "A JSON value in the result nests deeper than 32 levels";
+    for (const type of ["json", "jsonb"]) {
+      expect(await query(deep(3000, type))).toMatchObject({ status: 413, body: { error: "result_too_large", message } });
+      expect(await query(deep(33, type))).toMatchObject({ status: 413, body: { error: "result_too_large" } });
+      const fits = await query(deep(32, type));
+      expect(fits.status).toBe(200);
+      expect(JSON.stringify((fits.body as { rows: Array<{ j: unknown }> }).rows[0]?.j)).toBe(`${"[".repeat(32)}${"]".repeat(32)}`);
+    }
+    const nested = await query(`SELECT ARRAY[(repeat('{"a":', 3000) || '1' || repeat('}', 3000))::json] AS j`);
+    expect(nested).toMatchObject({ status: 413, body: { error: "result_too_large" } });
+    const client = createClient(QueryService, rpcTransport("grpc", server.url));
+    const headers = { authorization: `Bearer ${token}` };
+    expect(await client.query({ sql: deep(3000, "json") }, { headers }).catch(rpcFailure)).toMatchObject({ reason: "result_too_large", message });
+    const response = await client.query({ sql: deep(32, "jsonb") }, { headers });
+    expect(response.rows).toHaveLength(1);
+    expect((await query("SELECT 1 AS one")).status).toBe(200);
+  });
 });
