@@ -76,6 +76,8 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
   /**
    * The tenant of a sign-up: a publishable key's, else the default tenant unless sign-ups without a
    * key are disabled. A secret key is refused rather than ignored: its holder expects its tenant.
+   * (Beside a publishable key it never gets here: the credentials interceptor refuses the pair as
+   * `ambiguous_credentials`, since either tenant could be meant.)
    */
   function signUpTenant(ctx: HandlerContext): string {
     const key = ctx.values.get(publishableKeyKey);
