@@ -130,6 +130,7 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
       ? await hasher.verify(user.passwordHash, password)
       : { ok: await hasher.verifyAgainstDummy(password), needsRehash: false };
     if (!user || !check.ok) {
+      await limits.signInFailed(ctx.values.get(clientAddressKey), email);
       logger.debug({ reason: "invalid_credentials" }, "sign-in refused");
       throw apiError("invalid_credentials");
     }

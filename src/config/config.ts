@@ -110,7 +110,7 @@ export const flags = {
   "disable-signup": { type: "boolean", help: "refuse sign-ups without a publishable key" },
   "rate-limit-window": { type: "string", help: "rate limit window in seconds (default 60)" },
   "signup-rate-limit": { type: "string", help: "sign-ups per window per IP (default 30; 0 = off)" },
-  "signin-rate-limit": { type: "string", help: "sign-ins per window per IP and per account (default 30; 0 = off)" },
+  "signin-rate-limit": { type: "string", help: "sign-ins per window per IP, and failed ones per account and IP (ten times that per account; default 30; 0 = off)" },
   "refresh-rate-limit": { type: "string", help: "refreshes per window per IP (default 150; 0 = off)" },
   "statement-timeout": { type: "string", help: "query statement timeout in seconds (default 5)" },
   "row-cap": { type: "string", help: "most rows one query returns (default 10000)" },
