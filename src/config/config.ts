@@ -40,6 +40,16 @@ export interface QueryConfig {
   maxConcurrentPerTenant: number;
   /** Most bytes PostgreSQL may send for one statement's answer. */
   maxResultBytes: number;
+  /** Refuse (instead of warning about) unique and foreign keys of tenant tables without tenant_id. */
+  strictTenancy?: boolean;
+}
+
+/** Bounds on the input of one schema inference request. */
+export interface SchemaConfig {
+  /** Most sample records (or CSV/NDJSON rows) per request. */
+  maxSamples: number;
+  /** Most bytes of samples (as JSON) or of a CSV/NDJSON document per request. */
+  maxSampleBytes: number;
 }
 
 /** How long a client may take, and how many connections it may hold. */
@@ -72,6 +82,7 @@ export interface Config {
   cors: { origins: "*" | string[] };
   auth: AuthConfig;
   query: QueryConfig;
+  schema: SchemaConfig;
   /** Deadlines of slow clients and the cap on open connections. */
   connections: ConnectionLimits;
 }
@@ -116,7 +127,13 @@ export const flags = {
   "row-cap": { type: "string", help: "most rows one query returns (default 10000)" },
   "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
   "max-concurrent-queries": { type: "string", help: "concurrent queries per tenant (default 8)" },
+  "strict-tenancy": {
+    type: "boolean",
+    help: "refuse admin DDL creating a unique index, primary key or foreign key of a tenant table without tenant_id (default: warn)",
+  },
   "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
+  "schema-max-samples": { type: "string", help: "most sample records per schema inference request (default 10000)" },
+  "schema-max-sample-bytes": { type: "string", help: "most bytes of samples or CSV/NDJSON per schema inference request (default 1048576)" },
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
   "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
   "tls-key": { type: "string", help: "PEM private key" },
@@ -150,6 +167,7 @@ export function helpText(): string {
   return [
     "Usage: heliosdb-nano [flags]",
     "       heliosdb-nano admin <command> [flags]   (see `heliosdb-nano admin --help`)",
+    "       heliosdb-nano gen types --typescript    (see `heliosdb-nano gen types --help`)",
     "",
     "Flags:",
     ...lines,
@@ -295,6 +313,11 @@ export function configFromValues(values: Record<string, string | boolean | undef
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
       maxResultBytes: integer("max-result-bytes", str("max-result-bytes"), 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+      strictTenancy: values["strict-tenancy"] === true,
+    },
+    schema: {
+      maxSamples: integer("schema-max-samples", str("schema-max-samples"), 10_000, 1, 1_000_000),
+      maxSampleBytes: integer("schema-max-sample-bytes", str("schema-max-sample-bytes"), 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
     connections: connectionLimits(str),
   };

@@ -78,6 +78,18 @@ export const catalogue = {
   },
   result_too_large: { code: Code.ResourceExhausted, status: 413, message: "Query result is too large" },
 
+  // Schema
+  schema_invalid_samples: { code: Code.InvalidArgument, status: 400, message: "Samples must be a non-empty list of JSON objects" },
+  schema_input_too_large: { code: Code.ResourceExhausted, status: 413, message: "Too many samples or sample bytes" },
+  schema_invalid_identifier: { code: Code.InvalidArgument, status: 400, message: "A key or name is not a usable identifier" },
+  schema_duplicate_identifier: {
+    code: Code.InvalidArgument,
+    status: 400,
+    message: "Two keys or names become the same identifier",
+  },
+  schema_invalid_file: { code: Code.InvalidArgument, status: 400, message: "The CSV or NDJSON document cannot be read" },
+  schema_table_not_found: { code: Code.NotFound, status: 404, message: "No such table, or not readable by this role" },
+
   // Server
   storage_unavailable: { code: Code.Unavailable, status: 503, message: "Storage is unavailable" },
   internal_error: { code: Code.Internal, status: 500, message: "Internal server error" },
