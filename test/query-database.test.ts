@@ -68,7 +68,7 @@ describe("QueryService without a database", () => {
   it("reports an unreachable database as storage_unavailable", async () => {
     const executor = await createQueryExecutor({
       authenticatorUrl: "postgres://helios_authenticator@127.0.0.1:1/none",
-      config: { statementTimeoutMs: 1000, rowCap: 10, maxSqlBytes: 1024, maxConcurrentPerTenant: 1 },
+      config: { statementTimeoutMs: 1000, rowCap: 10, maxSqlBytes: 1024, maxConcurrentPerTenant: 1, maxResultBytes: 1024 * 1024 },
       connectionTimeoutMs: 2000,
     });
     try {
@@ -145,7 +145,7 @@ describe.skipIf(!available)("QueryService database path", () => {
       INSERT INTO products VALUES (1, 'anvil'), (2, 'rocket');
       INSERT INTO ledger (tenant_id, note) VALUES ('acme', 'a1'), ('globex', 'g1'), ('globex', 'g2');
       ANALYZE orders;`);
-    const config = { statementTimeoutMs: 1500, rowCap: 1000, maxSqlBytes: 64 * 1024, maxConcurrentPerTenant: 3, queueLength: 1 };
+    const config = { statementTimeoutMs: 1500, rowCap: 1000, maxSqlBytes: 64 * 1024, maxConcurrentPerTenant: 3, queueLength: 1, maxResultBytes: 1024 * 1024 };
     executor = await createQueryExecutor({ authenticatorUrl, config, poolSize: 8 });
     slowExecutor = await createQueryExecutor({
       authenticatorUrl,
@@ -512,7 +512,7 @@ describe.skipIf(!available)("QueryService database path", () => {
     let single: QueryExecutor;
     const limits = { entries: 3, maxTextLength: 8192 };
     beforeAll(async () => {
-      const config = { statementTimeoutMs: 1500, rowCap: 1000, maxSqlBytes: 64 * 1024, maxConcurrentPerTenant: 1 };
+      const config = { statementTimeoutMs: 1500, rowCap: 1000, maxSqlBytes: 64 * 1024, maxConcurrentPerTenant: 1, maxResultBytes: 1024 * 1024 };
       // One connection, so every statement below meets what the previous ones left prepared.
       single = await createQueryExecutor({ authenticatorUrl, config, poolSize: 1, preparedStatements: limits });
     });

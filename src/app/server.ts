@@ -99,7 +99,15 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       serving,
       metrics,
     });
-    const listener = await listen({ host: config.host, port: config.port, tls: config.tls, handler });
+    const listener = await listen({
+      host: config.host,
+      port: config.port,
+      tls: config.tls,
+      handler,
+      limits: config.connections,
+      events: metrics.connections,
+      logger,
+    });
     const scheme = config.tls ? "https" : "http";
     const host = config.host === "0.0.0.0" || config.host === "::" ? "127.0.0.1" : config.host;
     let closing: Promise<void> | undefined;

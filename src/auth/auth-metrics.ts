@@ -98,9 +98,10 @@ export function rateLimitName(key: string): string {
   return key.split(":", 2).join(":");
 }
 
-/** `limiter` reporting refusals to `events`. */
+/** `limiter` reporting the refusals of `consume` to `events` (a peek refuses nothing by itself). */
 export function instrumentRateLimiter(limiter: RateLimiter, events: AuthEvents): RateLimiter {
   return {
+    peek: (key, limit, windowSeconds) => limiter.peek(key, limit, windowSeconds),
     async consume(key, limit, windowSeconds) {
       const decision = await limiter.consume(key, limit, windowSeconds);
       if (!decision.allowed) events.rateLimited(rateLimitName(key));

@@ -104,7 +104,7 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
   const apiKeys = instrumentApiKeyStore(createApiKeyStore(orm), events);
   const apiKeyVerifier = createApiKeyVerifier({ store: apiKeys, logger, cache: deps.apiKeyCache });
   const limiter = instrumentRateLimiter(deps.rateLimiter ?? createMemoryRateLimiter(), events);
-  const limits = createAuthRateLimits(config.rateLimit, limiter);
+  const limits = createAuthRateLimits(config.rateLimit, limiter, events);
   await Promise.all([users.ensureTenant(config.defaultTenant), hasher.warmUp()]);
 
   const impl = createAuthServiceImpl({ config, orm, issuer, hasher, users, sessions, cache, limits, logger });

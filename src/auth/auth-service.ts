@@ -99,6 +99,8 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
   /**
    * The tenant of a sign-up: a publishable key's, else the default tenant unless sign-ups without a
    * key are disabled. A secret key is refused rather than ignored: its holder expects its tenant.
+   * (Beside a publishable key it never gets here: the credentials interceptor refuses the pair as
+   * `ambiguous_credentials`, since either tenant could be meant.)
    */
   function signUpTenant(ctx: HandlerContext): string {
     const key = ctx.values.get(publishableKeyKey);
@@ -152,6 +154,7 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
       ? await hasher.verify(user.passwordHash, password)
       : { ok: await hasher.verifyAgainstDummy(password), needsRehash: false };
     if (!user || !check.ok) {
+      await limits.signInFailed(ctx.values.get(clientAddressKey), email);
       logger.debug({ reason: "invalid_credentials" }, "sign-in refused");
       throw apiError("invalid_credentials");
     }

@@ -76,7 +76,7 @@ const deprecationHeaders: ReadonlyArray<[string, string]> = [
  * Credentials of two principals (a token and a key, or two keys) are `ambiguous_credentials`, except
  * a publishable key: it grants nothing but sign-up, so beside a token (supabase-js always sends both)
  * it is no rival; it is recorded as {@link publishableKeyKey} and is the principal only when no token
- * was presented. Answers to calls with `?apikey=` carry a deprecation warning, errors included.
+ * was presented. Beside a secret key it is ambiguous: a sign-up could go to either key's tenant. Answers to calls with `?apikey=` carry a deprecation warning, errors included.
  */
 export function createCredentialsInterceptor(options: CredentialsInterceptorOptions): Interceptor {
   const { verifier, publicMethods } = options;
@@ -102,8 +102,11 @@ export function createCredentialsInterceptor(options: CredentialsInterceptorOpti
         Promise.all(presented.apiKeys.map((key) => verifier.apiKey(key))),
       ]);
       const publishable = fromKeys.filter((key) => isPublishable(key.scopes));
-      const acting = [...(fromToken ? [fromToken] : []), ...fromKeys.filter((key) => !isPublishable(key.scopes))];
-      if (acting.length > 1 || publishable.length > 1) throw apiError("ambiguous_credentials");
+      const secretKeys = fromKeys.filter((key) => !isPublishable(key.scopes));
+      const acting = [...(fromToken ? [fromToken] : []), ...secretKeys];
+      if (acting.length > 1 || publishable.length > 1 || (publishable.length > 0 && secretKeys.length > 0)) {
+        throw apiError("ambiguous_credentials");
+      }
       const principal = acting[0] ?? (presented.bearer === undefined ? publishable[0] : undefined);
       const revoked = req.contextValues.get(revokedSessionKey);
       if (!principal && !revoked && !publicMethods.has(req.method)) throw apiError("unauthorized");

@@ -26,14 +26,24 @@ const storeCounterSql = `
   set window_ms = ?, window_start = ?, previous = ?, current = ?, expires_at = to_timestamp(?::float8 / 1000)
   where key = ?`;
 
+const readCounterSql = `
+  select window_ms, window_start, previous, current, (extract(epoch from clock_timestamp()) * 1000)::float8 as now_ms
+  from (select 1) as one left join auth.rate_limits on key = ?`;
+
 const sweepSql = "delete from auth.rate_limits where expires_at < clock_timestamp()";
 
 interface CounterRow {
-  window_ms: string | number;
-  window_start: string | number;
-  previous: number;
-  current: number;
+  window_ms: string | number | null;
+  window_start: string | number | null;
+  previous: number | null;
+  current: number | null;
   now_ms: number;
+}
+
+/** The stored counter of `row`, or undefined for a key never counted. */
+function counterOf(row: CounterRow): WindowCounter | undefined {
+  if (row.window_ms === null || row.window_start === null) return undefined;
+  return { windowMs: Number(row.window_ms), start: Number(row.window_start), previous: row.previous ?? 0, current: row.current ?? 0 };
 }
 
 const allowedWithoutLimit: RateLimitDecision = Object.freeze({ allowed: true, retryAfterSeconds: 0, remaining: Infinity });
@@ -69,18 +79,20 @@ export function createPostgresRateLimiter(options: PostgresRateLimiterOptions): 
       return orm.em.fork().transactional(async (em) => {
         const [row] = await em.execute<CounterRow[]>(lockCounterSql, [key]);
         if (!row) throw new Error("rate-limit counter row was not returned");
-        const stored: WindowCounter = {
-          windowMs: Number(row.window_ms),
-          start: Number(row.window_start),
-          previous: row.previous,
-          current: row.current,
-        };
+        const stored = counterOf(row);
         const now = options.now?.() ?? row.now_ms;
         const { counter, decision } = slideWindow(stored, now, limit, windowMs);
         const expiresAt = counter.start + 2 * counter.windowMs;
         await em.execute(storeCounterSql, [counter.windowMs, counter.start, counter.previous, counter.current, expiresAt, key], "run");
         return decision;
       });
+    },
+    async peek(key, limit, windowSeconds) {
+      if (limit <= 0) return allowedWithoutLimit;
+      const windowMs = windowMsOf(windowSeconds);
+      const [row] = await orm.em.getConnection().execute<CounterRow[]>(readCounterSql, [key]);
+      if (!row) throw new Error("rate-limit counter row was not returned");
+      return slideWindow(counterOf(row), options.now?.() ?? row.now_ms, limit, windowMs).decision;
     },
   };
 }

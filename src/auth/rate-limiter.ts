@@ -23,6 +23,8 @@ export interface RateLimiter {
    * refused requests are not counted. `limit` 0 (or less) turns the limit off.
    */
   consume(key: string, limit: number, windowSeconds: number): Promise<RateLimitDecision>;
+  /** What {@link consume} would decide for `key` now, without counting anything. */
+  peek(key: string, limit: number, windowSeconds: number): Promise<RateLimitDecision>;
 }
 
 /** Options of {@link createMemoryRateLimiter}. */
@@ -84,17 +86,24 @@ export function createMemoryRateLimiter(options: MemoryRateLimiterOptions = {}):
     return decision;
   }
 
+  function peekNow(key: string, limit: number, windowSeconds: number): RateLimitDecision {
+    if (limit <= 0) return allowedWithoutLimit;
+    return slideWindow(counters.get(key), now(), limit, windowMsOf(windowSeconds)).decision;
+  }
+
+  const settle = (decide: () => RateLimitDecision): Promise<RateLimitDecision> => {
+    try {
+      return Promise.resolve(decide());
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  };
   return {
     get size() {
       return counters.size;
     },
-    consume(key, limit, windowSeconds) {
-      try {
-        return Promise.resolve(consumeNow(key, limit, windowSeconds));
-      } catch (error) {
-        return Promise.reject(error);
-      }
-    },
+    consume: (key, limit, windowSeconds) => settle(() => consumeNow(key, limit, windowSeconds)),
+    peek: (key, limit, windowSeconds) => settle(() => peekNow(key, limit, windowSeconds)),
   };
 }
 

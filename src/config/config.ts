@@ -52,6 +52,8 @@ export interface QueryConfig {
   queueLength?: number;
   /** How long a query may wait in its tenant's queue (default 10 s). */
   queueTimeoutMs?: number;
+  /** Most bytes PostgreSQL may send for one statement's answer. */
+  maxResultBytes: number;
   /** Refuse (instead of warning about) unique and foreign keys of tenant tables without tenant_id. */
   strictTenancy?: boolean;
 }
@@ -68,6 +70,20 @@ export interface SchemaConfig {
 export const poolerModes = ["auto", "none", "transaction"] as const;
 /** One of {@link poolerModes}: probe at start, a direct connection, or a transaction-mode pooler. */
 export type PoolerMode = (typeof poolerModes)[number];
+/** How long a client may take, and how many connections it may hold. */
+export interface ConnectionLimits {
+  /**
+   * Time a new connection has to show its protocol (the first bytes in cleartext, the handshake with
+   * TLS), and then a request has to send its headers, each counted from its own start.
+   */
+  headersTimeoutMs: number;
+  /** Time a request has, from its start, to arrive whole: headers and body. */
+  requestTimeoutMs: number;
+  /** Time a kept-alive HTTP/1.1 connection between requests, or an HTTP/2 session without streams, may stay idle. */
+  idleTimeoutMs: number;
+  /** Most connections open at once; connections beyond it are closed as they arrive. */
+  maxConnections: number;
+}
 
 /** The validated configuration of one server process. */
 export interface Config {
@@ -89,6 +105,8 @@ export interface Config {
   auth: AuthConfig;
   query: QueryConfig;
   schema: SchemaConfig;
+  /** Deadlines of slow clients and the cap on open connections. */
+  connections: ConnectionLimits;
 }
 
 /** A flag value that cannot be used; the CLI prints the message and exits non-zero. */
@@ -134,7 +152,7 @@ export const flags = {
   "disable-signup": { type: "boolean", help: "refuse sign-ups without a publishable key" },
   "rate-limit-window": { type: "string", help: "rate limit window in seconds (default 60)" },
   "signup-rate-limit": { type: "string", help: "sign-ups per window per IP (default 30; 0 = off)" },
-  "signin-rate-limit": { type: "string", help: "sign-ins per window per IP and per account (default 30; 0 = off)" },
+  "signin-rate-limit": { type: "string", help: "sign-ins per window per IP, and failed ones per account and IP (ten times that per account; default 30; 0 = off)" },
   "refresh-rate-limit": { type: "string", help: "refreshes per window per IP (default 150; 0 = off)" },
   "hash-queue-length": {
     type: "string",
@@ -166,6 +184,17 @@ export const flags = {
     help: "comma-separated browser origins allowed by CORS, e.g. https://app.example.com (default *: any)",
   },
   "log-level": { type: "string", env: "LOG_LEVEL", help: `one of ${logLevels.join(", ")} (default info)` },
+  "headers-timeout": {
+    type: "string",
+    help: "seconds a new connection has to show its protocol, then a request to send its headers (default 10)",
+  },
+  "request-timeout": { type: "string", help: "seconds a request has to arrive whole, headers and body (default 30)" },
+  "idle-timeout": { type: "string", help: "seconds a kept-alive connection or HTTP/2 session may stay idle (default 30)" },
+  "max-result-bytes": {
+    type: "string",
+    help: "largest query answer, in bytes as PostgreSQL sends it; larger ones fail with result_too_large (default 67108864, 64 MiB)",
+  },
+  "max-connections": { type: "string", help: "most client connections open at once; more are closed on arrival (default 10000)" },
   "jwt-algorithm": { type: "string", env: "HELIOS_JWT_ALGORITHM", help: "access token signing: HS256 (default), ES256 or RS256" },
   "jwt-private-key": {
     type: "string",
@@ -370,11 +399,26 @@ export function configFromValues(values: Record<string, string | boolean | undef
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 10, 1, 1000),
       queueLength: integer("query-queue-length", str("query-queue-length"), 200, 0, 100_000),
       queueTimeoutMs: seconds("query-queue-timeout", str("query-queue-timeout"), 10, 0.01, 3600) * 1000,
+      maxResultBytes: integer("max-result-bytes", str("max-result-bytes"), 64 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
       strictTenancy: values["strict-tenancy"] === true,
     },
     schema: {
       maxSamples: integer("schema-max-samples", str("schema-max-samples"), 10_000, 1, 1_000_000),
       maxSampleBytes: integer("schema-max-sample-bytes", str("schema-max-sample-bytes"), 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
+    connections: connectionLimits(str),
+  };
+}
+
+function connectionLimits(str: (name: keyof typeof flags) => string | undefined): ConnectionLimits {
+  const ms = (name: keyof typeof flags, fallback: number) => Math.round(seconds(name, str(name), fallback, 0.05, 3600) * 1000);
+  const headersTimeoutMs = ms("headers-timeout", 10);
+  const requestTimeoutMs = ms("request-timeout", 30);
+  if (requestTimeoutMs < headersTimeoutMs) throw new ConfigError("--request-timeout must not be shorter than --headers-timeout");
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    idleTimeoutMs: ms("idle-timeout", 30),
+    maxConnections: integer("max-connections", str("max-connections"), 10_000, 1, 1_000_000),
   };
 }

@@ -83,6 +83,7 @@ export const catalogue = {
     status: 429,
     message: "Too many concurrent queries for this tenant",
   },
+  result_too_large: { code: Code.ResourceExhausted, status: 413, message: "Query result is too large" },
 
   // Schema
   schema_invalid_samples: { code: Code.InvalidArgument, status: 400, message: "Samples must be a non-empty list of JSON objects" },

@@ -1,7 +1,7 @@
 import type { ConnectError } from "@connectrpc/connect";
 import { apiError } from "../errors/catalogue.js";
 import { keyWithoutTenantRefusal } from "./tenancy-names.js";
-import { PipelineError, PipelineTimeout, type PipelineStage } from "./statement-pipeline.js";
+import { PipelineError, PipelineTimeout, ResultTooLarge, type PipelineStage } from "./statement-pipeline.js";
 
 /** The fields of a PostgreSQL ErrorResponse that we read (node-postgres' DatabaseError). */
 interface ServerError {
@@ -36,14 +36,17 @@ export interface MappedError {
 
 /**
  * Maps a failure of the database path to the catalogue. For the user's statement: 57014
- * (statement_timeout) → `query_timeout`; other server errors → `sql_error` carrying the SQLSTATE
- * (`sqlstate`) and, when given, the 1-based `position` in ErrorInfo metadata, with the server's
+ * (statement_timeout) → `query_timeout`; an answer past the byte cap → `result_too_large`; other
+ * server errors → `sql_error` carrying the SQLSTATE (`sqlstate`) and, when given, the 1-based `position` in ErrorInfo metadata, with the server's
  * message only (no DETAIL, HINT, CONTEXT or internal query: DETAIL can quote another tenant's key,
  * as in a unique violation). Connection-level failures → `storage_unavailable`. Failures of the
  * server's own statements (setup, tenancy sync) → `internal_error`, except the strict-tenancy refusal
  * of a key without `tenant_id` → `statement_not_allowed`.
  */
 export function mapDatabaseError(failure: unknown): MappedError {
+  if (failure instanceof ResultTooLarge) {
+    return { error: apiError("result_too_large", `Result is larger than ${failure.maxBytes} bytes (--max-result-bytes)`) };
+  }
   if (failure instanceof PipelineTimeout) {
     return {
       error: apiError("storage_unavailable", "The database did not answer in time"),

@@ -1,5 +1,5 @@
 import pg from "pg";
-import type { ConnectError } from "@connectrpc/connect";
+import { ConnectError } from "@connectrpc/connect";
 import { apiError, reasonOf } from "../errors/catalogue.js";
 import type { Principal } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
@@ -97,7 +97,7 @@ async function toResult(
  * Creates the query executor: a `pg.Pool` logged in as `helios_authenticator`, and per statement
  * one implicit transaction sent in one round trip (see `statement-pipeline.ts`): settings and claims,
  * `role` = helios_user or helios_admin, the statement over the extended protocol with at most
- * `rowCap` rows fetched, and after admin DDL a tenancy sync. The pool's connections are shared
+ * `rowCap` rows and `maxResultBytes` bytes fetched, and after admin DDL a tenancy sync. The pool's connections are shared
  * fairly between tenants (see `util/fair-queue.ts`): a query over its tenant's share waits, and is refused
  * only when its tenant's queue is full or the wait runs out.
  */
@@ -192,6 +192,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
           statement: first,
           more,
           maxRows: config.rowCap,
+          maxBytes: config.maxResultBytes,
           after: statements.some((s) => s.class.kind === "ddl") ? afterAdminDdl(config.strictTenancy === true) : undefined,
           deadlineMs,
           // DDL runs once: not worth a place among the connection's prepared statements.
@@ -199,9 +200,9 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         });
       } catch (error) {
         const mapped = fail(error, first.class);
-        // After a lost connection or a client-side deadline the connection cannot be reused.
+        // After a lost connection, a client-side deadline or an answer cut short the connection cannot be reused.
         const reason = reasonOf(mapped);
-        broken = reason === "storage_unavailable" || reason === "internal_error";
+        broken = reason === "storage_unavailable" || reason === "internal_error" || reason === "result_too_large";
         throw mapped;
       } finally {
         notices.stop();
@@ -228,6 +229,8 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         const result = await toResult(outcome, statement, types, request.arrayMode === true);
         return notices.length > 0 ? { ...result, notices } : result;
       } catch (error) {
+        // A result the caller may not have (result_too_large: nested too deep) is the caller's failure.
+        if (error instanceof ConnectError) throw error;
         const message = error instanceof Error ? error.message : String(error);
         logger?.error({ command: statement.command, error: message }, "query result could not be encoded");
         throw apiError("internal_error");

@@ -1,3 +1,5 @@
+import { apiError } from "../errors/catalogue.js";
+
 /** A JSON value, as rows and parameters carry them. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -55,7 +57,37 @@ const numeric: Decoder = (value) => {
   return String(n) === canonical ? n : value;
 };
 
-const json: Decoder = (value) => JSON.parse(value) as JsonValue;
+/**
+ * The deepest nesting of arrays and objects a json/jsonb value in a result may have. Every layer
+ * after decoding (protobuf `Value`s, their binary and JSON writers) recurses once or twice per level,
+ * so values past about a thousand levels overflowed the stack; and protobuf readers (protobuf-es,
+ * C++, Java) stop at 100 nested messages, two per JSON level plus four for the row and up to twelve
+ * for a six-dimensional array of json, which 32 levels stay under.
+ */
+export const maxJsonDepth = 32;
+
+/** The nesting depth of `value` (0 for a scalar), counted without recursion, stopping past `limit`. */
+function depthOf(value: JsonValue, limit: number): number {
+  let deepest = 0;
+  const stack: Array<{ value: JsonValue; depth: number }> = [{ value, depth: 0 }];
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    if (item.value === null || typeof item.value !== "object") continue;
+    const depth = item.depth + 1;
+    if (depth > deepest) deepest = depth;
+    if (deepest > limit) return deepest;
+    for (const child of Array.isArray(item.value) ? item.value : Object.values(item.value)) stack.push({ value: child, depth });
+  }
+  return deepest;
+}
+
+/** json/jsonb; JSON.parse itself does not recurse, the depth cap protects what follows it. */
+const json: Decoder = (value) => {
+  const parsed = JSON.parse(value) as JsonValue;
+  if (depthOf(parsed, maxJsonDepth) > maxJsonDepth) {
+    throw apiError("result_too_large", `A JSON value in the result nests deeper than ${maxJsonDepth} levels`);
+  }
+  return parsed;
+};
 
 /** bytea in hex output (`\x…`) → base64. */
 const bytea: Decoder = (value) => (value.startsWith("\\x") ? Buffer.from(value.slice(2), "hex").toString("base64") : value);

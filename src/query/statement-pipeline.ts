@@ -26,6 +26,8 @@ export interface PipelineRequest {
    * transaction may run on another server connection).
    */
   prepared?: Readonly<PreparedStatementLimits>;
+  /** Most bytes the database may send; past them the pipeline fails with a {@link ResultTooLarge}. */
+  maxBytes?: number;
 }
 
 /** A column as the RowDescription message describes it. */
@@ -64,6 +66,14 @@ export class PipelineTimeout extends Error {
   override name = "PipelineTimeout";
 }
 
+/** The answer grew past `maxBytes`; reading stopped and the connection was closed. */
+export class ResultTooLarge extends Error {
+  override name = "ResultTooLarge";
+  constructor(readonly maxBytes: number) {
+    super(`result is larger than ${maxBytes} bytes`);
+  }
+}
+
 /** The subset of pg's Connection used here (its bundled typings are out of date). */
 interface WireConnection {
   parse(message: { text: string; name?: string; types?: number[] }): void;
@@ -73,7 +83,13 @@ interface WireConnection {
   execute(message: { portal?: string; rows?: number }): void;
   sync(): void;
   sendCopyFail(message: string): void;
-  stream: { cork?: () => void; uncork?: () => void };
+  stream: {
+    cork?: () => void;
+    uncork?: () => void;
+    prependListener(event: "data", listener: (chunk: Buffer) => void): void;
+    off(event: "data", listener: (chunk: Buffer) => void): void;
+    destroy(): void;
+  };
 }
 
 interface RowDescriptionMessage {
@@ -119,6 +135,7 @@ class StatementPipeline implements Submittable {
   get reusedStatement(): boolean {
     return this.statementUse?.parse === false;
   }
+  private stopCounting: (() => void) | undefined;
 
   constructor(private readonly request: PipelineRequest) {
     this.done = new Promise<PipelineOutcome>((resolve, reject) => {
@@ -129,7 +146,7 @@ class StatementPipeline implements Submittable {
 
   submit(connection: Connection): void {
     const wire = connection as unknown as WireConnection;
-    const { setup, statement, more, after, maxRows, deadlineMs } = this.request;
+    const { setup, statement, more, after, maxRows, deadlineMs, maxBytes } = this.request;
     if (deadlineMs !== undefined) {
       this.timer = setTimeout(() => this.fail(new PipelineTimeout("database did not answer in time")), deadlineMs);
     }
@@ -138,6 +155,7 @@ class StatementPipeline implements Submittable {
       this.setupUse = this.cache.use(setup.text);
       this.statementUse = this.cache.use(statement.text);
     }
+    if (maxBytes !== undefined) this.countBytes(wire, maxBytes);
     wire.stream.cork?.();
     try {
       for (const name of this.cache?.takeClosable() ?? []) wire.close({ type: "S", name });
@@ -217,11 +235,29 @@ class StatementPipeline implements Submittable {
 
   handleCopyData(): void {}
 
+  /**
+   * Counts the bytes arriving for this pipeline ahead of the driver's parser, which would otherwise
+   * buffer a message of any size (one 500 MB value) before handing over a row. Past `maxBytes` the
+   * socket is closed: PostgreSQL stops at its next write and rolls the transaction back.
+   */
+  private countBytes(wire: WireConnection, maxBytes: number): void {
+    let received = 0;
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received <= maxBytes) return;
+      this.fail(new ResultTooLarge(maxBytes));
+      wire.stream.destroy();
+    };
+    wire.stream.prependListener("data", onData);
+    this.stopCounting = () => wire.stream.off("data", onData);
+  }
+
   private finish(): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
     this.remember(undefined);
+    this.stopCounting?.();
     this.resolve({ fields: this.fields, rows: this.rows, commandTag: this.commandTag, suspended: this.suspended });
   }
 
@@ -230,6 +266,7 @@ class StatementPipeline implements Submittable {
     this.settled = true;
     clearTimeout(this.timer);
     this.remember(error);
+    this.stopCounting?.();
     this.reject(error);
   }
 }
@@ -244,9 +281,9 @@ function isStalePlan(error: unknown): boolean {
 /**
  * Runs a {@link PipelineRequest} on `client` in one round trip and returns the user statement's raw
  * outcome. Rejects with a {@link PipelineError} (database or connection error, with its stage) or a
- * {@link PipelineTimeout}; after a timeout, a connection error or any failure in the setup stage the
- * client must be destroyed. A prepared statement that DDL made stale is parsed afresh and run once
- * more (the failed transaction changed nothing).
+ * {@link PipelineTimeout} or {@link ResultTooLarge}; after a timeout, an answer too large, a connection
+ * error or any failure in the setup stage the client must be destroyed. A prepared statement that DDL
+ * made stale is parsed afresh and run once more (the failed transaction changed nothing).
  */
 export async function runPipeline(client: ClientBase, request: PipelineRequest): Promise<PipelineOutcome> {
   const pipeline = new StatementPipeline(request);

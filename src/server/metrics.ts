@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { AuthEvents } from "../auth/auth-metrics.js";
+import type { ConnectionEvents } from "./connection-guard.js";
 import type { NodeServerResponse } from "./node-types.js";
 
 /** Connections of a pool at one moment. */
@@ -40,6 +41,8 @@ export interface Metrics {
   trackPool(name: string, stats: () => PoolStats | undefined): void;
   /** Reports whether the invalidation listener is connected at every scrape. */
   trackListener(listening: () => boolean): void;
+  /** Connections open, and connections cut by a deadline or the connection cap. */
+  readonly connections: ConnectionEvents;
 }
 
 const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -120,6 +123,14 @@ export function createMetrics(): Metrics {
     },
   });
 
+  const connectionsOpen = new Gauge({ name: "helios_connections_open", help: "Client connections open", registers: [registry] });
+  const connectionsCut = new Counter({
+    name: "helios_connections_closed_total",
+    help: "Connections closed (HTTP/2 streams cancelled, for request_timeout) by a deadline, or refused by the connection cap",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+
   return {
     registry,
     observeRequest(labels, seconds) {
@@ -147,6 +158,13 @@ export function createMetrics(): Metrics {
     trackPool: (name, stats) => void pools.set(name, stats),
     trackListener(read) {
       listening = read;
+    },
+    connections: {
+      opened() {
+        connectionsOpen.inc();
+        return () => connectionsOpen.dec();
+      },
+      cut: (reason) => connectionsCut.inc({ reason }),
     },
   };
 }

@@ -270,8 +270,15 @@ function writeRestError(res: NodeServerResponse, error: ConnectError, headers: R
   sendError(res, reasonOf(error), error.rawMessage, { headers, extra: info ? { ...info.metadata } : {} });
 }
 
+/**
+ * Answers of the API are personal: sessions (sign-up, sign-in, refresh), new API keys, the caller's
+ * user, query rows. No cache, shared or private, may keep them (RFC 9111 no-store; Pragma for
+ * HTTP/1.0 caches).
+ */
+const uncacheable = { "cache-control": "no-store", pragma: "no-cache" };
+
 function responseHeaders(header: Headers, trailer: Headers): Record<string, string> {
-  const result: Record<string, string> = {};
+  const result: Record<string, string> = { ...uncacheable };
   header.forEach((value, name) => {
     result[name] = value;
   });

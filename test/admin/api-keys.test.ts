@@ -12,6 +12,8 @@ import {
   rpcFailure,
   rpcTransport,
   signUpUser,
+  strongPassword,
+  uniqueEmail,
   type TestUser,
   type UserJson,
 } from "../auth/support/auth-api.js";
@@ -187,6 +189,26 @@ describe.each(backends)("API keys on %s storage", (backend) => {
     expect(ok<UserJson>(await getUser({ ...keyHeader(readKey), ...bearerHeader(readKey), apikey: readKey })).id).toBe(readKey.slice(4, 12));
     // A bad publishable key is still a bad key.
     refused(await getUser({ ...token, apikey: `${publishableKey}x` }), 401, "invalid_api_key");
+  });
+
+  it("refuses a sign-up that presents a publishable key beside a secret key, creating nobody", async () => {
+    await admin.createTenant(`pair-${backend}`);
+    const otherPublishable = (await newKey({ scopes: ["signup"], tenant_id: `pair-${backend}` })).key;
+    const email = uniqueEmail("pair");
+    const password = strongPassword();
+    const signUp = (headers: Headers) => http(server.url, "POST", "/auth/v1/signup", { body: { email, password }, headers });
+    for (const headers of [
+      { ...keyHeader(readKey), apikey: otherPublishable },
+      { ...bearerHeader(writeKey), apikey: otherPublishable },
+      { ...keyHeader(otherPublishable), apikey: readKey },
+    ]) {
+      refused(await signUp(headers), 400, "ambiguous_credentials");
+    }
+    refused(await http(server.url, "POST", "/auth/v1/token", { body: { email, password } }), 400, "invalid_credentials");
+    // Each alone does what it says: the secret key is refused, the publishable key signs up into its tenant.
+    refused(await signUp(keyHeader(readKey)), 403, "insufficient_scope");
+    const created = ok<{ user: UserJson }>(await signUp({ apikey: otherPublishable }));
+    expect(created.user.tenant_id).toBe(`pair-${backend}`);
   });
 
   it("answers ?apikey= with a deprecation warning, errors included", async () => {

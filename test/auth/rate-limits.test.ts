@@ -74,15 +74,38 @@ describe.each(backends)("rate limits on %s storage", (backend) => {
     ledger.addSession(refreshed.body as SessionJson);
   });
 
-  it("limits sign-ins per account across client IPs, leaving other accounts alone", async () => {
-    const [victim, bystander] = [await newUser(), await newUser()];
+  it("counts wrong passwords per account and source: a stranger spending them does not lock the user out", async () => {
+    const victim = await newUser();
     for (let i = 0; i < limits.signIn; i++) {
-      const ip = `127.0.1.${i + 1}`;
-      expect((await post(ip, "/auth/v1/token", { email: victim.email.toUpperCase(), password: "wrong-password" })).status).toBe(400);
+      expect((await post("127.0.1.1", "/auth/v1/token", { email: victim.email.toUpperCase(), password: "wrong-password" })).status).toBe(400);
     }
-    // Even the right password from a fresh address waits: the account's budget is spent.
-    expectLimited(await post("127.0.1.50", "/auth/v1/token", { email: victim.email, password: victim.password }));
-    const other = await post("127.0.1.50", "/auth/v1/token", { email: bystander.email, password: bystander.password });
+    expectLimited(await post("127.0.1.1", "/auth/v1/token", { email: victim.email, password: victim.password }));
+    // The user, elsewhere, signs in; successes spend no failure budget.
+    for (let i = 0; i < 2; i++) {
+      const own = await post("127.0.1.50", "/auth/v1/token", { email: victim.email, password: victim.password });
+      expect(own.status).toBe(200);
+      ledger.addSession(own.body as SessionJson);
+    }
+  });
+
+  it("backs off an account guessed at from many sources, but still hears a correct password from a fresh one", async () => {
+    const [victim, bystander] = [await newUser(), await newUser()];
+    const accountBudget = limits.signIn * 10;
+    const wrong = (ip: string) => post(ip, "/auth/v1/token", { email: victim.email, password: "wrong-password" });
+    const right = (ip: string) => post(ip, "/auth/v1/token", { email: victim.email, password: victim.password });
+    for (let i = 0; i < accountBudget; i++) expect((await wrong(`127.0.2.${i + 1}`)).status).toBe(400);
+    // Spent: a source that failed on the account is refused, even with the right password.
+    expectLimited(await right("127.0.2.1"));
+    expectLimited(await wrong("127.0.2.2"));
+    // A fresh source is heard: the right password signs in...
+    const fresh = await right("127.0.2.200");
+    expect(fresh.status).toBe(200);
+    ledger.addSession(fresh.body as SessionJson);
+    // ...and a wrong one is checked once, after which that source waits too.
+    expect((await wrong("127.0.2.201")).status).toBe(400);
+    expectLimited(await wrong("127.0.2.201"));
+    // Other accounts are untouched.
+    const other = await post("127.0.2.1", "/auth/v1/token", { email: bystander.email, password: bystander.password });
     expect(other.status).toBe(200);
     ledger.addSession(other.body as SessionJson);
   });

@@ -162,6 +162,23 @@ describe.each(backends)("sign-up on %s storage", (backend) => {
     expect(ledger.size).toBeGreaterThan(10);
     ledger.expectNoneIn(server.logs());
   });
+
+  it("makes no look-alike account beside an existing one: fullwidth is the same address, Cyrillic and invisible characters are refused", async () => {
+    const name = `alice${Date.now().toString(36)}`;
+    const password = strongPassword();
+    ledger.add(password);
+    const signUp = (email: string) => rest(server.url, "POST", "/auth/v1/signup", { body: { email, password } });
+    const first = await signUp(`${name}@acme.com`);
+    expect(first.status).toBe(200);
+    const fullwidth = [...name.toUpperCase()].map((c) => String.fromCodePoint(c.codePointAt(0)! + 0xfee0)).join("");
+    expect(await signUp(`${fullwidth}@acme.com`)).toMatchObject({ status: 409, body: { error: "user_already_exists" } });
+    expect(await signUp(`${name}@\uff41\uff43\uff4d\uff45.com`)).toMatchObject({ status: 409, body: { error: "user_already_exists" } });
+    expect(await signUp(`\u0430${name.slice(1)}@acme.com`)).toMatchObject({ status: 400, body: { error: "validation_failed" } });
+    expect(await signUp(`${name.slice(0, 2)}\u200b${name.slice(2)}@acme.com`)).toMatchObject({ status: 400, body: { error: "validation_failed" } });
+    // The fullwidth form signs in to the one account.
+    const signedIn = await rest(server.url, "POST", "/auth/v1/token", { body: { email: `${fullwidth}@acme.com`, password } });
+    expect(signedIn).toMatchObject({ status: 200, body: { user: { email: `${name}@acme.com` } } });
+  });
 });
 
 describe.each(backends)("sign-up disabled on %s storage", (backend) => {

@@ -30,6 +30,17 @@ export function describeRateLimiterSemantics(name: string, setup: () => LimiterU
       expect((await limiter.consume(k, 2, 60)).allowed).toBe(true);
     });
 
+    it("peeks: decides as consume would, counting nothing", async () => {
+      const { limiter, key } = await setup();
+      const k = key("peek");
+      expect(await limiter.peek(k, 1, 60)).toEqual({ allowed: true, retryAfterSeconds: 0, remaining: 0 });
+      expect(await limiter.peek(k, 1, 60)).toEqual({ allowed: true, retryAfterSeconds: 0, remaining: 0 });
+      await limiter.consume(k, 1, 60);
+      expect(await limiter.peek(k, 1, 60)).toEqual({ allowed: false, retryAfterSeconds: 120, remaining: 0 });
+      expect((await limiter.peek(k, 2, 60)).allowed).toBe(true);
+      expect((await limiter.consume(k, 2, 60)).allowed).toBe(true);
+    });
+
     it("does not count refused requests", async () => {
       const { limiter, at, key } = await setup();
       const k = key("k");

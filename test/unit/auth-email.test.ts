@@ -23,7 +23,6 @@ describe("normalizeEmail", () => {
     for (const email of [
       "a.b+tag@sub.example.co",
       "o'brien@example.ie",
-      "user_1-x@xn--bcher-kva.example",
       "jürgen@bücher.de",
       "1234@example.com",
     ]) {
@@ -33,6 +32,20 @@ describe("normalizeEmail", () => {
 
   it("normalises Unicode to NFC so one address has one form", () => {
     expect(normalizeEmail("jo\u0301se@example.com")).toBe("j\u00f3se@example.com");
+  });
+
+  it("gives look-alikes one form (NFKC, IDNA) or refuses them (invisible characters, mixed scripts)", () => {
+    expect(normalizeEmail("\uff21\uff2c\uff29\uff23\uff25@acme.com")).toBe("alice@acme.com");
+    expect(normalizeEmail("alice@\uff41\uff43\uff4d\uff45.com")).toBe("alice@acme.com");
+    expect(normalizeEmail("user_1-x@xn--bcher-kva.example")).toBe("user_1-x@bücher.example");
+    expect(normalizeEmail("user_1-x@BÜCHER.example")).toBe("user_1-x@bücher.example");
+    for (const raw of ["al\u200bice@acme.com", "alice\u00ad@acme.com", "alice@ac\u200dme.com", "\u202ealice@acme.com"]) {
+      expect(() => normalizeEmail(raw), JSON.stringify(raw)).toThrow("Email address must not contain invisible characters");
+    }
+    expect(() => normalizeEmail("\u0430lice@acme.com")).toThrow("Email address must not mix scripts before the @");
+    // One script, or Japanese's three, is fine.
+    expect(normalizeEmail("\u0430\u043b\u0438\u0441\u0430@acme.com")).toBe("\u0430\u043b\u0438\u0441\u0430@acme.com");
+    expect(normalizeEmail("\u3072\u3089\u30ab\u30bf\u6f22@example.jp")).toBe("\u3072\u3089\u30ab\u30bf\u6f22@example.jp");
   });
 
   it("refuses implausible addresses with validation_failed", () => {

@@ -24,12 +24,21 @@ describe("auth rate limits", () => {
     await limits.signUp("2.2.2.2");
   });
 
-  it("count sign-ins per account across addresses", async () => {
+  it("count failed sign-ins per account and source, and back off the account for failed sources only", async () => {
     const limits = createAuthRateLimits(config, createMemoryRateLimiter({ now: () => 0 }));
-    await limits.signIn("1.1.1.1", "a@example.com");
-    await limits.signIn("2.2.2.2", "a@example.com");
-    await refused(limits.signIn("3.3.3.3", "a@example.com"));
-    await limits.signIn("3.3.3.3", "b@example.com");
+    // Attempts that do not fail cost no account budget.
+    for (let i = 0; i < 30; i++) await limits.signIn(`1.1.1.${i}`, "a@example.com");
+    // Two failures (the limit) from one source: that source is refused, others are not.
+    for (let i = 0; i < 2; i++) await limits.signInFailed("9.9.9.9", "a@example.com");
+    await refused(limits.signIn("9.9.9.9", "a@example.com"));
+    await limits.signIn("8.8.8.8", "a@example.com");
+    // Twenty failures (ten times the limit) from many sources spend the account's budget: a source
+    // with one failure, under its own budget, now waits...
+    for (let i = 0; i < 18; i++) await limits.signInFailed(`2.2.2.${i}`, "a@example.com");
+    await refused(limits.signIn("2.2.2.0", "a@example.com"));
+    // ...yet a source that never failed is still heard, and other accounts are untouched.
+    await limits.signIn("3.3.3.3", "a@example.com");
+    await limits.signIn("2.2.2.1", "b@example.com");
   });
 
   it("are off at 0", async () => {
