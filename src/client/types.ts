@@ -52,6 +52,8 @@ export interface QueryResult<Row extends JsonValue = JsonObject> {
   command: string;
   /** True when the result was cut at the server's row cap. */
   truncated: boolean;
+  /** Why the result is incomplete, when it is: the limit and the server flag that changes it. */
+  notice?: string;
 }
 
 /** Per-call options. */

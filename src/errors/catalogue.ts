@@ -76,6 +76,16 @@ export const catalogue = {
     status: 429,
     message: "Too many concurrent queries for this tenant",
   },
+  parameter_count_mismatch: {
+    code: Code.InvalidArgument,
+    status: 400,
+    message: "The number of params does not match the statement's $n placeholders",
+  },
+  transaction_conflict: {
+    code: Code.Aborted,
+    status: 409,
+    message: "The statement conflicted with a concurrent transaction; retry it",
+  },
 
   // Server
   storage_unavailable: { code: Code.Unavailable, status: 503, message: "Storage is unavailable" },

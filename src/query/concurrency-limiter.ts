@@ -18,7 +18,11 @@ export function createConcurrencyLimiter(max: number): ConcurrencyLimiter {
     acquire(key) {
       const current = counts.get(key) ?? 0;
       if (current >= max) {
-        throw apiError("too_many_queries", undefined, { headers: { "Retry-After": "1" } });
+        throw apiError(
+          "too_many_queries",
+          `Too many concurrent queries for this tenant: at most ${max} run at once (--max-concurrent-queries)`,
+          { headers: { "Retry-After": "1" }, metadata: { limit: String(max) } },
+        );
       }
       counts.set(key, current + 1);
       let released = false;

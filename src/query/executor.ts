@@ -10,7 +10,7 @@ import { mapDatabaseError } from "./database-errors.js";
 import { encodeParams } from "./param-encoding.js";
 import { requestSetup, resolveAccess } from "./request-setup.js";
 import { decodeRows, parseCommandTag, type JsonValue, type QueryResult } from "./result-encoding.js";
-import { authorizeStatement, createSqlGuard, type SqlGuard, type StatementClass } from "./sql-guard.js";
+import { authorizeStatement, checkParameterCount, createSqlGuard, type SqlGuard, type StatementClass } from "./sql-guard.js";
 import { runPipeline, type PipelineOutcome } from "./statement-pipeline.js";
 import { syncTenancyStatement } from "./tenancy.js";
 import { createTypeRegistry, type TypeRegistry, type TypeRow } from "./type-registry.js";
@@ -60,6 +60,7 @@ async function toResult(
   statement: StatementClass,
   types: TypeRegistry,
   arrayMode: boolean,
+  rowCap: number,
 ): Promise<QueryResult> {
   const resolved = await types.resolve(outcome.fields.map((field) => field.dataTypeID));
   const columns = outcome.fields.map((field, index) => ({ name: field.name, type: resolved[index]?.name ?? "unknown" }));
@@ -67,7 +68,11 @@ async function toResult(
   const tag = outcome.commandTag === undefined ? undefined : parseCommandTag(outcome.commandTag);
   const command = tag?.command ?? statement.command;
   const affected = countedCommands.has(command) || columns.length === 0 ? tag?.count : undefined;
-  return { columns, rows, row_count: affected ?? rows.length, command, truncated: outcome.suspended };
+  const result: QueryResult = { columns, rows, row_count: affected ?? rows.length, command, truncated: outcome.suspended };
+  if (outcome.suspended) {
+    result.notice = `Only the first ${rowCap} rows are returned: the row cap (--row-cap). Page through the rest with LIMIT and OFFSET.`;
+  }
+  return result;
 }
 
 /**
@@ -121,6 +126,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
       const statement = guard.classify(request.sql);
       authorizeStatement(statement, request.principal.scopes, { readOnly: access.readOnly });
       const values = encodeParams(request.params ?? []);
+      checkParameterCount(statement, values.length);
       const release = limiter.acquire(`tenant:${request.principal.tenantId}`);
       try {
         let client: pg.PoolClient;
@@ -149,7 +155,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
           client.release(broken);
         }
         try {
-          return await toResult(outcome, statement, types, request.arrayMode === true);
+          return await toResult(outcome, statement, types, request.arrayMode === true, config.rowCap);
         } catch (error) {
           const message = error instanceof Error ? error.message : String(error);
           logger?.error({ command: statement.command, error: message }, "query result could not be encoded");

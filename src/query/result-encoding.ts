@@ -21,6 +21,8 @@ export interface QueryResult {
   command: string;
   /** True when more rows existed than the row cap allowed. */
   truncated: boolean;
+  /** Why the result is incomplete, when it is: the limit and the flag that changes it. */
+  notice?: string;
 }
 
 const text: Decoder = (value) => value;

@@ -1,6 +1,7 @@
 import { ConnectError } from "@connectrpc/connect";
 import { ConnectionException, UniqueConstraintViolationException } from "@mikro-orm/core";
 import { describe, expect, it } from "vitest";
+import { sqlStateMeaning } from "../../src/db/sql-states.js";
 import { isStorageUnavailableError } from "../../src/db/storage-errors.js";
 import { reasonOf } from "../../src/errors/catalogue.js";
 import { createStorageErrorInterceptor } from "../../src/errors/storage-error-interceptor.js";
@@ -25,9 +26,37 @@ describe("isStorageUnavailableError", () => {
     expect(isStorageUnavailableError(withCode("23505"))).toBe(false);
     expect(isStorageUnavailableError(new UniqueConstraintViolationException(withCode("23505")))).toBe(false);
     expect(isStorageUnavailableError(withCode("42P01"))).toBe(false);
+    // A protocol violation ("bind message supplies 0 parameters") is a malformed request, not a lost connection.
+    expect(isStorageUnavailableError(withCode("08P01", "bind message supplies 0 parameters, but prepared statement \"\" requires 1"))).toBe(false);
+    expect(isStorageUnavailableError(withCode("40P01", "deadlock detected"))).toBe(false);
     expect(isStorageUnavailableError(new TypeError("x is undefined"))).toBe(false);
     expect(isStorageUnavailableError("ECONNREFUSED")).toBe(false);
     expect(isStorageUnavailableError(undefined)).toBe(false);
+  });
+});
+
+describe("sqlStateMeaning", () => {
+  it.each([
+    ["08006", "unavailable"],
+    ["08001", "unavailable"],
+    ["08P01", "internal"],
+    ["28P01", "unavailable"],
+    ["3D000", "unavailable"],
+    ["53300", "unavailable"],
+    ["53400", "statement"],
+    ["57P01", "unavailable"],
+    ["57014", "timeout"],
+    ["40001", "conflict"],
+    ["40P01", "conflict"],
+    ["55P03", "conflict"],
+    ["58030", "internal"],
+    ["XX001", "internal"],
+    ["42P01", "statement"],
+    ["42501", "statement"],
+    ["23505", "statement"],
+    ["22012", "statement"],
+  ] as const)("%s means %s", (code, meaning) => {
+    expect(sqlStateMeaning(code)).toBe(meaning);
   });
 });
 

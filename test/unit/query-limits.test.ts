@@ -16,6 +16,7 @@ describe("concurrency limiter", () => {
     } catch (error) {
       const connectError = ConnectError.from(error);
       expect(reasonOf(connectError)).toBe("too_many_queries");
+      expect(connectError.rawMessage).toBe("Too many concurrent queries for this tenant: at most 2 run at once (--max-concurrent-queries)");
       expect(connectError.metadata.get("retry-after")).toBe("1");
     }
     expect(() => limiter.acquire("b")).not.toThrow();
