@@ -12,6 +12,7 @@ import { createStorageErrorInterceptor } from "../errors/storage-error-intercept
 import type { Logger } from "../logging/logger.js";
 import { listen } from "../server/listener.js";
 import { createMetrics } from "../server/metrics.js";
+import { createNulTextInterceptor } from "../server/nul-text-interceptor.js";
 import { createQueryModule } from "../query/query-module.js";
 import { createRequestHandler } from "../server/request-handler.js";
 import { createRequestScopeInterceptor } from "../server/request-observer.js";
@@ -69,6 +70,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         createRequestScopeInterceptor(),
         createErrorBoundary(logger),
         createStorageErrorInterceptor(logger),
+        createNulTextInterceptor(),
         createCredentialsInterceptor({
           verifier: auth.verifier,
           publicMethods: auth.publicMethods,

@@ -1,5 +1,6 @@
 import type { ConnectError } from "@connectrpc/connect";
 import { apiError } from "../errors/catalogue.js";
+import { storageErrorFields, type StorageErrorFields } from "../db/error-log-fields.js";
 import { isSqlState, sqlStateMeaning } from "../db/sql-states.js";
 import { PipelineError, PipelineTimeout, type PipelineStage } from "./statement-pipeline.js";
 import { serviceHint } from "./sql-hints.js";
@@ -21,7 +22,7 @@ export function isServerError(error: unknown): error is ServerError {
 export interface MappedError {
   error: ConnectError;
   /** Set when the failure is ours or the database's rather than the caller's; log it. */
-  internal?: { stage: PipelineStage | "connect"; code: string | undefined; message: string };
+  internal?: { stage: PipelineStage | "connect"; fields: StorageErrorFields };
 }
 
 /**
@@ -33,30 +34,30 @@ export interface MappedError {
  * metadata, with the server's message only (no DETAIL, CONTEXT or internal query: DETAIL can quote
  * another tenant's key, as in a unique violation). Unavailability → `storage_unavailable`. Failures
  * of the server's own statements (setup, tenancy sync) and of the service or database itself →
- * `internal_error`, with the server's text kept for the log only.
+ * `internal_error`. What deserves a log line is described by SQLSTATE and error class only: messages
+ * can quote values.
  */
 export function mapDatabaseError(failure: unknown): MappedError {
   if (failure instanceof PipelineTimeout) {
     return {
       error: apiError("storage_unavailable", "The database did not answer in time"),
-      internal: { stage: "statement", code: undefined, message: failure.message },
+      internal: { stage: "statement", fields: storageErrorFields(failure) },
     };
   }
   const stage: PipelineStage | "connect" = failure instanceof PipelineError ? failure.stage : "connect";
   const cause = failure instanceof PipelineError ? failure.cause : failure;
   if (!isServerError(cause)) {
-    const message = cause instanceof Error ? cause.message : String(cause);
-    return { error: apiError("storage_unavailable"), internal: { stage, code: undefined, message } };
+    return { error: apiError("storage_unavailable"), internal: { stage, fields: storageErrorFields(cause) } };
   }
   const meaning = sqlStateMeaning(cause.code);
   if (meaning === "unavailable") {
-    return { error: apiError("storage_unavailable"), internal: { stage, code: cause.code, message: cause.message } };
+    return { error: apiError("storage_unavailable"), internal: { stage, fields: storageErrorFields(cause) } };
   }
   if (meaning === "timeout") {
     return { error: apiError("query_timeout", undefined, { metadata: { sqlstate: cause.code } }) };
   }
   if (stage !== "statement" || meaning === "internal") {
-    return { error: apiError("internal_error"), internal: { stage, code: cause.code, message: cause.message } };
+    return { error: apiError("internal_error"), internal: { stage, fields: storageErrorFields(cause) } };
   }
   const metadata: Record<string, string> = { sqlstate: cause.code };
   if (cause.position) metadata.position = cause.position;

@@ -114,8 +114,8 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
   function fail(failure: unknown, statement: StatementClass): ConnectError {
     const mapped = mapDatabaseError(failure);
     if (mapped.internal) {
-      const { stage, code, message } = mapped.internal;
-      logger?.error({ stage, sqlstate: code, command: statement.command, error: message }, "query failed");
+      const { stage, fields } = mapped.internal;
+      logger?.error({ stage, command: statement.command, ...fields }, "query failed");
     }
     return mapped.error;
   }

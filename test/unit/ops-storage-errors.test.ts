@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { sqlStateMeaning } from "../../src/db/sql-states.js";
 import { isStorageUnavailableError } from "../../src/db/storage-errors.js";
 import { reasonOf } from "../../src/errors/catalogue.js";
+import { createErrorBoundary } from "../../src/errors/error-boundary.js";
 import { createStorageErrorInterceptor } from "../../src/errors/storage-error-interceptor.js";
 
 const withCode = (code: string, message = "boom") => Object.assign(new Error(message), { code });
@@ -82,5 +83,32 @@ describe("storage error interceptor", () => {
   it("passes other failures through untouched", async () => {
     const original = new TypeError("bug");
     expect(await call(original).outcome).toBe(original);
+  });
+});
+
+describe("logs of database failures", () => {
+  // MikroORM inlines values into its statements and its exceptions' messages carry the statement.
+  const ormError = () =>
+    new UniqueConstraintViolationException(
+      withCode("23505", `insert into "auth"."users" ("email") values ('secret-value@example.com') - duplicate key value violates unique constraint`),
+    );
+  const run = async (interceptor: ReturnType<typeof createErrorBoundary>, failure: unknown) => {
+    const request = { service: { typeName: "helios.auth.v1.AuthService" }, method: { name: "SignUp" } };
+    const next = () => Promise.reject(failure);
+    return (interceptor(next as never) as (req: unknown) => Promise<unknown>)(request).catch((error: unknown) => error);
+  };
+
+  it("carry the SQLSTATE and error class, never the driver's message", async () => {
+    const lines: unknown[] = [];
+    const logger = { error: (...args: unknown[]) => void lines.push(args), warn: (...args: unknown[]) => void lines.push(args) };
+    const answered = (await run(createErrorBoundary(logger as never), ormError())) as ConnectError;
+    expect(reasonOf(answered)).toBe("internal_error");
+    expect(lines).toEqual([
+      [{ rpc: "helios.auth.v1.AuthService/SignUp", sqlstate: "23505", errorClass: "UniqueConstraintViolationException" }, "database error in handler"],
+    ]);
+    const lost = new ConnectionException(withCode("08006", "insert into x values ('secret-value') - connection failure"));
+    await run(createStorageErrorInterceptor(logger), lost);
+    expect(lines[1]).toEqual([{ rpc: "helios.auth.v1.AuthService/SignUp", sqlstate: "08006", errorClass: "ConnectionException" }, "storage unavailable"]);
+    expect(JSON.stringify(lines)).not.toContain("secret-value");
   });
 });
