@@ -1,6 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
@@ -51,6 +52,24 @@ describe("heliosdb-nano CLI", () => {
     expect(code).toBe(2);
     expect(stderr.trim().split("\n")).toHaveLength(1);
     expect(stderr).toMatch(reason);
+  });
+
+  it("refuses a taken port at once, naming --port, before creating any storage", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    const dataDir = freshDataDir("port-taken");
+    try {
+      const { code, stderr } = await cli(["--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir]);
+      expect(code).toBe(1);
+      expect(stderr.trim().split("\n")).toEqual([
+        `heliosdb-nano: failed to start: port ${port} on 127.0.0.1 is already in use (is another server running?): stop it, or choose another port with --port`,
+      ]);
+      expect(readdirSync(dataDir)).toEqual([]); // no initdb, no secrets
+    } finally {
+      taken.close();
+      await removeDataDir(dataDir);
+    }
   });
 
   it("refuses PostgreSQL mode without a JWT secret", async () => {

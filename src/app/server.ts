@@ -12,6 +12,7 @@ import { createStorageErrorInterceptor } from "../errors/storage-error-intercept
 import type { Logger } from "../logging/logger.js";
 import { listen } from "../server/listener.js";
 import { createMetrics } from "../server/metrics.js";
+import { assertPortFree } from "../server/port-check.js";
 import { createNulTextInterceptor } from "../server/nul-text-interceptor.js";
 import { createQueryModule } from "../query/query-module.js";
 import { createRequestHandler } from "../server/request-handler.js";
@@ -32,11 +33,12 @@ export interface RunningServer {
 }
 
 /**
- * Opens storage and starts serving every protocol on the configured port. Instances sharing a
+ * Checks that the configured port is free, then opens storage and starts serving every protocol on it. Instances sharing a
  * database (`--database-url`) share rate limits through it, and every instance listens for the
  * database's cache invalidations, so changes made anywhere reach it as they commit.
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  await assertPortFree(config.host, config.port);
   const storage = await openStorage({ dataDir: config.dataDir, databaseUrl: config.databaseUrl, logger });
   let closeQuery: (() => Promise<void>) | undefined;
   let closeBus: (() => Promise<void>) | undefined;

@@ -3,6 +3,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import { readFile } from "node:fs/promises";
 import type { NodeHandlerFn, NodeServerResponse } from "./node-types.js";
+import { describeListenError } from "./port-check.js";
 
 /** Where and how to listen. */
 export interface ListenOptions {
@@ -72,9 +73,10 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const onError = (error: Error) => reject(describeListenError(error, options.host, options.port));
+    server.once("error", onError);
     server.listen(options.port, options.host, () => {
-      server.off("error", reject);
+      server.off("error", onError);
       resolve();
     });
   });
