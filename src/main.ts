@@ -1,6 +1,6 @@
 import { runAdminCli } from "./cli/admin-cli.js";
 import { ConfigError, configFromValues, helpText, parseFlags } from "./config/config.js";
-import { createLogger } from "./logging/logger.js";
+import { createLogger, defaultLogFormat } from "./logging/logger.js";
 import { startServer } from "./app/server.js";
 
 /**
@@ -14,7 +14,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const config = configFromValues(parsed.values);
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat ?? defaultLogFormat());
   const server = await startServer(config, logger);
   logger.info(
     { url: server.url, storage: server.storage.mode, dataDir: server.storage.mode === "embedded" ? config.dataDir : undefined },

@@ -5,6 +5,10 @@ import { resolve } from "node:path";
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 /** One of {@link logLevels}. */
 export type LogLevel = (typeof logLevels)[number];
+/** Log formats accepted by `--log-format`. */
+export const logFormats = ["json", "pretty"] as const;
+/** One of {@link logFormats}. */
+export type LogFormat = (typeof logFormats)[number];
 
 /** Per-window request budgets of the auth endpoints; 0 turns a limit off. */
 export interface RateLimitConfig {
@@ -49,6 +53,8 @@ export interface Config {
   databaseUrl: string | undefined;
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: LogLevel;
+  /** `--log-format`; undefined: pretty when stdout is a terminal, JSON otherwise. */
+  logFormat: LogFormat | undefined;
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
   /** Browser origins allowed by CORS: `"*"` (default; bearer tokens, no cookies) or a list. */
@@ -107,6 +113,11 @@ export const flags = {
     help: "comma-separated browser origins allowed by CORS, e.g. https://app.example.com (default *: any)",
   },
   "log-level": { type: "string", env: "LOG_LEVEL", help: `one of ${logLevels.join(", ")} (default info)` },
+  "log-format": {
+    type: "string",
+    env: "LOG_FORMAT",
+    help: "json (one JSON object a line) or pretty (readable lines); default: pretty when stdout is a terminal, else json",
+  },
   help: { type: "boolean", help: "print this help" },
 } satisfies Record<string, FlagSpec>;
 
@@ -216,6 +227,10 @@ export function configFromValues(values: Record<string, string | boolean | undef
   if (!(logLevels as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${logLevels.join(", ")}, got "${logLevel}"`);
   }
+  const logFormat = str("log-format");
+  if (logFormat !== undefined && !(logFormats as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(`--log-format must be one of ${logFormats.join(", ")}, got "${logFormat}"`);
+  }
   const certFile = str("tls-cert");
   const keyFile = str("tls-key");
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -238,6 +253,7 @@ export function configFromValues(values: Record<string, string | boolean | undef
     databaseUrl,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat | undefined,
     maxBodyBytes: integer("max-body-bytes", str("max-body-bytes"), 1024 * 1024, 1024, 64 * 1024 * 1024),
     shutdownTimeoutMs: seconds("shutdown-timeout", str("shutdown-timeout"), 10, 0, 3600) * 1000,
     cors: { origins: corsOrigins(str("cors-origins")) },
