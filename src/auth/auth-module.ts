@@ -113,6 +113,8 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
     },
     accounts: { users, sessions, sessionCache: cache, apiKeys, apiKeyVerifier },
     publicMethods: new Set([methods.signUp, methods.token, methods.refresh]),
+    // The guide's refresh is POST /auth/v1/token?grant_type=refresh_token.
+    queryParameters: new Map([[methods.token, ["grant_type"]]]),
     revokedSessionMethods: new Set([methods.logout]),
     invalidation: {
       forgetSession: (sessionId) => cache.forget([sessionId]),

@@ -14,6 +14,11 @@ import { setupDatabaseRoles } from "./database-roles.js";
 import { createQueryExecutor } from "./executor.js";
 import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.js";
 
+/** A read query without SQL: GET has no body, so say where its SQL goes. */
+const sqlRequiredOnGet =
+  "sql is required: GET /api/v1/query takes it as the query parameter ?sql=... (URL-encoded), " +
+  "its values as repeated ?params= (JSON each); POST takes both in a JSON body";
+
 /** QueryService, with the pool it owns. */
 export interface QueryModule extends ServiceModule {
   /** Connections of the query pool now, or undefined once it is closed. */
@@ -49,7 +54,7 @@ export async function createQueryModule(deps: {
   });
 
   const run = async (request: QueryRequest, context: HandlerContext, readOnly: boolean) => {
-    if (request.sql.trim() === "") throw apiError("validation_failed", "sql is required");
+    if (request.sql.trim() === "") throw apiError("validation_failed", readOnly ? sqlRequiredOnGet : "sql is required");
     const result = await executor.execute({
       principal: principalOf(context),
       sql: request.sql,

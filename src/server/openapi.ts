@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import type { DescField, DescMethod } from "@bufbuild/protobuf";
 import { catalogue, type Reason } from "../errors/catalogue.js";
 import type { RestBinding } from "./http-rules.js";
-import { createSchemaRegistry, type JsonSchema, type SchemaRegistry } from "./openapi-schemas.js";
+import { protoComments } from "../../gen/proto-comments.js";
+import { createSchemaRegistry, described, type JsonSchema, type SchemaRegistry } from "./openapi-schemas.js";
 
 /** An OpenAPI 3.1 document, as plain JSON. */
 export type OpenApiDocument = { openapi: "3.1.0"; paths: Record<string, Record<string, OpenApiOperation>> } & JsonSchema;
@@ -18,6 +19,8 @@ export interface OpenApiOptions {
   version: string;
   /** RPCs callable without credentials: their operations list credentials as optional. */
   publicMethods?: ReadonlySet<DescMethod>;
+  /** Fields of `body: "*"` methods that are also listed as query parameters. */
+  queryParameters?: ReadonlyMap<DescMethod, readonly string[]>;
 }
 
 /**
@@ -136,14 +139,21 @@ function findField(fields: readonly DescField[], name: string): DescField | unde
   return fields.find((field) => field.name === name || field.jsonName === name);
 }
 
+/** The proto comment of a field, if it has one. */
+function fieldComment(field: DescField): string | undefined {
+  return protoComments[`${field.parent.typeName}.${field.name}`];
+}
+
 /** A query (or path) parameter for `field`: scalars as themselves, anything else as JSON text. */
 function parameter(schemas: SchemaRegistry, field: DescField, location: "query" | "path"): JsonSchema {
   const base = { name: field.jsonName, in: location, ...(location === "path" ? { required: true } : {}) };
   const simple = field.fieldKind === "scalar" || field.fieldKind === "enum";
-  if (simple) return { ...base, schema: schemas.field(field) };
+  if (simple) return described({ ...base, schema: schemas.field(field) }, fieldComment(field));
+  const json = "JSON text (repeat the parameter for several list elements).";
+  const comment = fieldComment(field);
   return {
     ...base,
-    description: "JSON text (repeat the parameter for several list elements).",
+    description: comment ? `${comment} ${json}` : json,
     content: { "application/json": { schema: schemas.field(field) } },
   };
 }
@@ -157,10 +167,18 @@ function operation(binding: RestBinding, schemas: SchemaRegistry, errorStatuses:
     return field ? [parameter(schemas, field, "path")] : [];
   });
   let requestBody: JsonSchema | undefined;
-  const notes = [`The RPC \`${method.parent.typeName}/${method.name}\`, also served over gRPC, gRPC-Web and Connect.`];
+  const methodComment = protoComments[`${method.parent.typeName}.${method.name}`];
+  const notes = [
+    ...(methodComment ? [methodComment] : []),
+    `The RPC \`${method.parent.typeName}/${method.name}\`, also served over gRPC, gRPC-Web and Connect.`,
+  ];
   if (binding.body === "*") {
     requestBody = { required: false, content: { "application/json": { schema: schemas.message(input) } } };
     notes.push("Any field may also be given as a query parameter, which takes precedence over the body.");
+    for (const name of options.queryParameters?.get(method) ?? []) {
+      const field = findField(input.fields, name);
+      if (field) parameters.push(parameter(schemas, field, "query"));
+    }
   } else {
     const bodyField = binding.body === "" ? undefined : findField(input.fields, binding.body);
     if (bodyField) requestBody = { required: false, content: { "application/json": { schema: schemas.field(bodyField) } } };
@@ -204,7 +222,7 @@ function operation(binding: RestBinding, schemas: SchemaRegistry, errorStatuses:
  * catalogue as the `Error` schema and per-status error responses, and the three credential schemes.
  */
 export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
-  const schemas = createSchemaRegistry();
+  const schemas = createSchemaRegistry(protoComments);
   const byStatus = reasonsByStatus();
   const errorStatuses = [...byStatus.keys()];
   const paths: Record<string, Record<string, OpenApiOperation>> = {};
@@ -229,7 +247,10 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
         "with the reason's HTTP status; every operation is also an RPC over gRPC, gRPC-Web and Connect.",
     },
     servers: [{ url: "/" }],
-    tags: [...services].map(([name, typeName]) => ({ name, description: `gRPC service \`${typeName}\`.` })),
+    tags: [...services].map(([name, typeName]) => ({
+      name,
+      description: [protoComments[typeName], `gRPC service \`${typeName}\`.`].filter(Boolean).join(" "),
+    })),
     paths,
     components: {
       schemas: { ...schemas.components(), Error: errorSchema() },

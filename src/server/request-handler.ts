@@ -39,6 +39,11 @@ export interface ServiceModule {
   register(router: ConnectRouter): void;
   /** Methods callable without credentials (documented as such in the OpenAPI document). */
   publicMethods?: ReadonlySet<DescMethod>;
+  /**
+   * Fields of a `body: "*"` method that clients send in the query string instead (documented as
+   * query parameters; the transcoder takes any field from either).
+   */
+  queryParameters?: ReadonlyMap<DescMethod, readonly string[]>;
   /** Faster REST encodings of some answer types than protobuf's generic `toJson` (same JSON). */
   restEncoders?: RestEncoder[];
 }
@@ -110,7 +115,13 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
 
   const publicMethods = new Set(options.modules.flatMap((module) => [...(module.publicMethods ?? [])]));
   const docs = createDocsRoutes(
-    buildOpenApiDocument({ bindings, publicMethods, title: "HeliosDB Nano", version: packageVersion() }),
+    buildOpenApiDocument({
+      bindings,
+      publicMethods,
+      queryParameters: new Map(options.modules.flatMap((module) => [...(module.queryParameters ?? [])])),
+      title: "HeliosDB Nano",
+      version: packageVersion(),
+    }),
   );
   const cors = createCors(options.cors ?? { origins: "*" });
 

@@ -177,6 +177,31 @@ describe.each(backends)("GET /openapi.json on %s storage", (backend) => {
     expect(Object.keys(account.session.user).sort()).toEqual(Object.keys(user.properties).sort());
   });
 
+  it("describes fields, operations and services with the protos' comments", () => {
+    const request = document.components.schemas["helios.query.v1.QueryRequest"] as { description: string; properties: Record<string, Json> };
+    expect(request.description).toBe("QueryRequest is one SQL statement with its parameters.");
+    expect(request.properties.sql?.description).toContain("?sql=");
+    expect(request.properties.params?.description).toBe("Values for $1..$n, as JSON values.");
+    const read = document.paths["/api/v1/query"]?.get as Operation & { description: string };
+    expect(read.description).toMatch(/^Runs a statement in a read-only transaction/);
+    expect(read.parameters?.find((p) => p.name === "sql")?.description).toContain("?sql=");
+    const tag = (document as unknown as { tags: Json[] }).tags.find((t) => t.name === "QueryService");
+    expect(tag?.description).toMatch(/^QueryService runs one SQL statement/);
+    const token = document.paths["/auth/v1/token"]?.post as Operation;
+    expect(token.parameters).toEqual([
+      expect.objectContaining({ name: "grant_type", in: "query", schema: { type: "string" }, description: expect.stringContaining("refresh_token") }),
+    ]);
+  });
+
+  it("redirects /docs/ to the reference page", async () => {
+    const res = await fetch(`${server.url}/docs/`, { redirect: "manual" });
+    expect(res.status).toBe(301);
+    expect(new URL(res.headers.get("location") ?? "", `${server.url}/docs/`).pathname).toBe("/docs");
+    const followed = await fetch(`${server.url}/docs/`);
+    expect(followed.status).toBe(200);
+    expect(await followed.text()).toContain("swagger-ui");
+  });
+
   it("is served for GET only", async () => {
     const res = await fetch(`${server.url}/openapi.json`, { method: "POST" });
     expect(res.status).toBe(405);

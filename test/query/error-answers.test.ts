@@ -81,6 +81,16 @@ describe.each(backends)("query answers tell the truth on %s storage", (backend) 
     expect(whole.body).not.toHaveProperty("notice");
   });
 
+  it("says how GET passes its SQL when a GET has none", async () => {
+    const res = await rest(server.url, "GET", "/api/v1/query", { headers: { authorization: `Bearer ${developer.session.access_token}` } });
+    const body = expectError(res, 400, "validation_failed");
+    expect(body.message).toContain("?sql=");
+    const viaQuery = await rest(server.url, "GET", `/api/v1/query?sql=${encodeURIComponent("SELECT $1::int AS n")}&params=7`, {
+      headers: { authorization: `Bearer ${developer.session.access_token}` },
+    });
+    expect(viaQuery.body).toMatchObject({ rows: [{ n: 7 }] });
+  });
+
   it("keeps PostgreSQL's own hint, and adds one for a missing table", async () => {
     const column = expectError(await query("SELECT items.nme FROM items"), 400, "sql_error");
     expect(column).toMatchObject({ sqlstate: "42703", message: "column items.nme does not exist" });

@@ -22,6 +22,9 @@ export const file_helios_query_v1_query: GenFile = /*@__PURE__*/
  */
 export type QueryRequest = Message<"helios.query.v1.QueryRequest"> & {
   /**
+   * One SQL statement, with $1..$n placeholders for params. GET passes it as
+   * the query parameter ?sql= (URL-encoded).
+   *
    * @generated from field: string sql = 1;
    */
   sql: string;
