@@ -1,6 +1,6 @@
 import { createAdminModule } from "../admin/admin-module.js";
 import { createAuthModule } from "../auth/auth-module.js";
-import { createCredentialsInterceptor } from "../auth/credentials-interceptor.js";
+import { createCredentialsInterceptor, credentialReasons } from "../auth/credentials-interceptor.js";
 import { startInvalidationBus } from "../auth/invalidation-bus.js";
 import { createPostgresRateLimiter } from "../auth/postgres-rate-limiter.js";
 import type { Config } from "../config/config.js";
@@ -79,6 +79,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           revokedSessionMethods: auth.revokedSessionMethods,
         }),
       ],
+      interceptorReasons: { any: [...credentialReasons.any, "storage_unavailable"], authenticated: credentialReasons.authenticated },
       maxBodyBytes: config.maxBodyBytes,
       cors: config.cors,
       logger,

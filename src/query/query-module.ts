@@ -3,7 +3,7 @@ import { QueryResponseSchema, QueryService, type QueryRequest } from "../../gen/
 import { principalOf } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
 import type { Storage } from "../db/storage.js";
-import { apiError } from "../errors/catalogue.js";
+import { apiError, type Reason } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import type { PoolStats } from "../server/metrics.js";
 import type { ServiceModule } from "../server/request-handler.js";
@@ -18,6 +18,20 @@ import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.j
 const sqlRequiredOnGet =
   "sql is required: GET /api/v1/query takes it as the query parameter ?sql=... (URL-encoded), " +
   "its values as repeated ?params= (JSON each); POST takes both in a JSON body";
+
+/** The reasons the executor answers for a statement (see sql-guard.ts, executor.ts, database-errors.ts). */
+const queryReasons: readonly Reason[] = [
+  "validation_failed",
+  "sql_too_large",
+  "sql_error",
+  "statement_not_allowed",
+  "insufficient_scope",
+  "cross_tenant_forbidden",
+  "parameter_count_mismatch",
+  "query_timeout",
+  "too_many_queries",
+  "transaction_conflict",
+];
 
 /** QueryService, with the pool it owns. */
 export interface QueryModule extends ServiceModule {
@@ -74,6 +88,7 @@ export async function createQueryModule(deps: {
         readQuery: (request, context) => run(request, context, true),
       }),
     restEncoders: [restEncoder(QueryResponseSchema, queryResponseJson)],
+    errorReasons: new Map([QueryService.method.query, QueryService.method.readQuery].map((method) => [method, queryReasons])),
     poolStats: () => executor.poolStats(),
     close: () => executor.close(),
   };
