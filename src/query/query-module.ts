@@ -17,7 +17,7 @@ import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.j
 /** A read query without SQL: GET has no body, so say where its SQL goes. */
 const sqlRequiredOnGet =
   "sql is required: GET /api/v1/query takes it as the query parameter ?sql=... (URL-encoded), " +
-  "its values as repeated ?params= (JSON each); POST takes both in a JSON body";
+  "its values as ?params= (a JSON array, URL-encoded); POST takes both in a JSON body";
 
 /** The reasons the executor answers for a statement (see sql-guard.ts, executor.ts, database-errors.ts). */
 const queryReasons: readonly Reason[] = [

@@ -233,7 +233,7 @@ function setField(
   const field = message.fields.find((f) => f.name === name || f.jsonName === name);
   if (!field) return; // Unknown query parameters are ignored, as HTTP caches and proxies add their own.
   try {
-    if (field.fieldKind === "list") {
+    if (field.fieldKind === "list" && all.length > 1) {
       target[field.jsonName] = all.map((value) => fieldValueFromText(field, value));
     } else {
       target[field.jsonName] = fieldValueFromText(field, raw);

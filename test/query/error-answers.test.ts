@@ -85,7 +85,7 @@ describe.each(backends)("query answers tell the truth on %s storage", (backend) 
     const res = await rest(server.url, "GET", "/api/v1/query", { headers: { authorization: `Bearer ${developer.session.access_token}` } });
     const body = expectError(res, 400, "validation_failed");
     expect(body.message).toContain("?sql=");
-    const viaQuery = await rest(server.url, "GET", `/api/v1/query?sql=${encodeURIComponent("SELECT $1::int AS n")}&params=7`, {
+    const viaQuery = await rest(server.url, "GET", `/api/v1/query?sql=${encodeURIComponent("SELECT $1::int AS n")}&params=${encodeURIComponent("[7]")}`, {
       headers: { authorization: `Bearer ${developer.session.access_token}` },
     });
     expect(viaQuery.body).toMatchObject({ rows: [{ n: 7 }] });
