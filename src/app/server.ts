@@ -4,6 +4,7 @@ import { createCredentialsInterceptor, credentialReasons } from "../auth/credent
 import { startInvalidationBus } from "../auth/invalidation-bus.js";
 import { createPostgresRateLimiter } from "../auth/postgres-rate-limiter.js";
 import type { Config } from "../config/config.js";
+import { resolveSigningKeys } from "../config/jwt-keys.js";
 import { resolveJwtSecret } from "../config/jwt-secret.js";
 import { ormPoolStats } from "../db/pool-stats.js";
 import { openStorage, type Storage } from "../db/storage.js";
@@ -15,6 +16,7 @@ import { createMetrics } from "../server/metrics.js";
 import { assertPortFree } from "../server/port-check.js";
 import { createNulTextInterceptor } from "../server/nul-text-interceptor.js";
 import { createQueryModule } from "../query/query-module.js";
+import { createSchemaModule } from "../schema/schema-module.js";
 import { createRequestHandler } from "../server/request-handler.js";
 import { createRequestScopeInterceptor } from "../server/request-observer.js";
 import { createServingState } from "../server/serving-state.js";
@@ -44,10 +46,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let closeBus: (() => Promise<void>) | undefined;
   try {
     const jwtSecret = await resolveJwtSecret({ configured: config.auth.jwtSecret, mode: storage.mode, dataDir: config.dataDir });
+    const keyRing = await resolveSigningKeys({ config: config.auth, mode: storage.mode, dataDir: config.dataDir });
     const metrics = createMetrics();
     // Embedded storage serves one instance, whose limits can stay in memory.
     const rateLimiter = storage.mode === "external" ? createPostgresRateLimiter({ orm: storage.orm, logger }) : undefined;
-    const auth = await createAuthModule({ config: config.auth, jwtSecret, orm: storage.orm, logger, rateLimiter, events: metrics.auth });
+    const auth = await createAuthModule({ config: config.auth, jwtSecret, keyRing, orm: storage.orm, logger, rateLimiter, events: metrics.auth });
     const admin = createAdminModule({ orm: storage.orm, accounts: auth.accounts, defaultTenant: config.auth.defaultTenant, logger });
     const query = await createQueryModule({ config: config.query, storage, jwtSecret, logger });
     closeQuery = () => query.close();
@@ -67,6 +70,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         auth,
         query,
         admin,
+        createSchemaModule({ executor: query.executor, config: config.schema }),
       ],
       interceptors: [
         createRequestScopeInterceptor(),

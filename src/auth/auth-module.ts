@@ -26,6 +26,7 @@ import { defaultPasswordHasher, type PasswordHasher } from "./passwords.js";
 import { createMemoryRateLimiter, type RateLimiter } from "./rate-limiter.js";
 import { createSessionCache, type SessionCache, type SessionCacheOptions } from "./session-cache.js";
 import { createSessionStore, type SessionStore } from "./session-store.js";
+import type { AsymmetricKeyRing } from "./signing-keys.js";
 import { createTokenIssuer } from "./tokens.js";
 import { createUserStore, type UserStore } from "./user-store.js";
 
@@ -34,6 +35,8 @@ export interface AuthModuleDeps {
   config: AuthConfig;
   /** The resolved signing secret (configured, or generated in embedded mode). */
   jwtSecret: string;
+  /** The key pairs of ES256/RS256 signing (see `../config/jwt-keys.ts`); unset under HS256. */
+  keyRing?: AsymmetricKeyRing;
   orm: MikroORM;
   logger: Logger;
   /** Default: the process-wide argon2id hasher. */
@@ -59,6 +62,8 @@ export interface Accounts {
   sessionCache: SessionCache;
   apiKeys: ApiKeyStore;
   apiKeyVerifier: ApiKeyVerifier;
+  /** Hashes passwords an administrator sets. */
+  hasher: PasswordHasher;
 }
 
 /** AuthService, plus what the credentials interceptor needs to authenticate every other service. */
@@ -66,7 +71,7 @@ export interface AuthModule extends ServiceModule {
   /** Checks Bearer tokens and API keys. */
   verifier: CredentialVerifier;
   accounts: Accounts;
-  /** Callable without credentials: SignUp, Token, Refresh. */
+  /** Callable without credentials: SignUp, Token, Refresh, GetJwks. */
   publicMethods: ReadonlySet<DescMethod>;
   /** Callable with the token of a revoked session, as a no-op: Logout. */
   revokedSessionMethods: ReadonlySet<DescMethod>;
@@ -82,7 +87,7 @@ export interface AuthModule extends ServiceModule {
 export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule> {
   const { config, jwtSecret, orm } = deps;
   const logger = deps.logger.child({ component: "auth" });
-  const issuer = createTokenIssuer({ ...config, jwtSecret }, { clockSkewSeconds: config.clockSkewSeconds });
+  const issuer = createTokenIssuer({ ...config, jwtSecret, keyRing: deps.keyRing }, { clockSkewSeconds: config.clockSkewSeconds });
   const events = deps.events ?? silentAuthEvents;
   const hasher = instrumentPasswordHasher(deps.hasher ?? defaultPasswordHasher(), events);
   const users = instrumentUserStore(createUserStore(orm), events);
@@ -112,8 +117,8 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
       bearer: createBearerVerifier({ issuer, sessions, cache }),
       apiKey: (key) => apiKeyVerifier.verify(key),
     },
-    accounts: { users, sessions, sessionCache: cache, apiKeys, apiKeyVerifier },
-    publicMethods: new Set([methods.signUp, methods.token, methods.refresh]),
+    accounts: { users, sessions, sessionCache: cache, apiKeys, apiKeyVerifier, hasher },
+    publicMethods: new Set([methods.signUp, methods.token, methods.refresh, methods.getJwks]),
     // The guide's refresh is POST /auth/v1/token?grant_type=refresh_token.
     queryParameters: new Map([[methods.token, ["grant_type"]]]),
     errorReasons: new Map<DescMethod, readonly Reason[]>([

@@ -34,6 +34,14 @@ export interface AuthConfig {
   defaultTenant: string;
   disableSignup: boolean;
   rateLimit: RateLimitConfig;
+  /** Signing algorithm of access tokens (`--jwt-algorithm`). */
+  jwtAlgorithm: "HS256" | "ES256" | "RS256";
+  /** PEM private key of ES256/RS256, or a path to one; generated and kept in the data dir when unset (embedded). */
+  jwtPrivateKey: string | undefined;
+  /** PEM public keys of retired key pairs (or comma-separated paths to them), still accepted for verification. */
+  jwtPreviousPublicKeys: string | undefined;
+  /** A password change needs the current password unless the session signed in this many seconds ago or less. */
+  reauthWindowSeconds: number;
 }
 
 /** Bounds on the work one query may do. */
@@ -42,6 +50,16 @@ export interface QueryConfig {
   rowCap: number;
   maxSqlBytes: number;
   maxConcurrentPerTenant: number;
+  /** Refuse (instead of warning about) unique and foreign keys of tenant tables without tenant_id. */
+  strictTenancy?: boolean;
+}
+
+/** Bounds on the input of one schema inference request. */
+export interface SchemaConfig {
+  /** Most sample records (or CSV/NDJSON rows) per request. */
+  maxSamples: number;
+  /** Most bytes of samples (as JSON) or of a CSV/NDJSON document per request. */
+  maxSampleBytes: number;
 }
 
 /** The validated configuration of one server process. */
@@ -61,6 +79,7 @@ export interface Config {
   cors: { origins: "*" | string[] };
   auth: AuthConfig;
   query: QueryConfig;
+  schema: SchemaConfig;
 }
 
 /** A flag value that cannot be used; the CLI prints the message and exits non-zero. */
@@ -103,7 +122,13 @@ export const flags = {
   "row-cap": { type: "string", help: "most rows one query returns (default 10000)" },
   "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
   "max-concurrent-queries": { type: "string", help: "concurrent queries per tenant (default 8)" },
+  "strict-tenancy": {
+    type: "boolean",
+    help: "refuse admin DDL creating a unique index, primary key or foreign key of a tenant table without tenant_id (default: warn)",
+  },
   "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
+  "schema-max-samples": { type: "string", help: "most sample records per schema inference request (default 10000)" },
+  "schema-max-sample-bytes": { type: "string", help: "most bytes of samples or CSV/NDJSON per schema inference request (default 1048576)" },
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
   "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
   "tls-key": { type: "string", help: "PEM private key" },
@@ -118,6 +143,21 @@ export const flags = {
     env: "LOG_FORMAT",
     help: "json (one JSON object a line) or pretty (readable lines); default: pretty when stdout is a terminal, else json",
   },
+  "jwt-algorithm": { type: "string", env: "HELIOS_JWT_ALGORITHM", help: "access token signing: HS256 (default), ES256 or RS256" },
+  "jwt-private-key": {
+    type: "string",
+    env: "HELIOS_JWT_PRIVATE_KEY",
+    help: "ES256/RS256 signing key: PKCS#8 PEM text or a path to it (default: generated and kept in --data-dir)",
+  },
+  "jwt-previous-public-keys": {
+    type: "string",
+    env: "HELIOS_JWT_PREVIOUS_PUBLIC_KEYS",
+    help: "PEM public keys (text, or comma-separated paths) of retired ES256/RS256 keys, still accepted and published",
+  },
+  "reauth-window": {
+    type: "string",
+    help: "seconds after sign-in during which a password change needs no current password (default 300; 0 = always needed)",
+  },
   help: { type: "boolean", help: "print this help" },
 } satisfies Record<string, FlagSpec>;
 
@@ -131,6 +171,7 @@ export function helpText(): string {
   return [
     "Usage: heliosdb-nano [flags]",
     "       heliosdb-nano admin <command> [flags]   (see `heliosdb-nano admin --help`)",
+    "       heliosdb-nano gen types --typescript    (see `heliosdb-nano gen types --help`)",
     "",
     "Flags:",
     ...lines,
@@ -175,6 +216,14 @@ function corsOrigins(raw: string | undefined): "*" | string[] {
     }
   }
   return origins;
+}
+
+function jwtAlgorithm(raw: string | undefined): AuthConfig["jwtAlgorithm"] {
+  const value = raw?.trim() ?? "HS256";
+  if (value !== "HS256" && value !== "ES256" && value !== "RS256") {
+    throw new ConfigError(`--jwt-algorithm must be HS256, ES256 or RS256, got "${value}"`);
+  }
+  return value;
 }
 
 /** The minimum length of an HS256 secret, in bytes (RFC 7518 §3.2). */
@@ -274,12 +323,21 @@ export function configFromValues(values: Record<string, string | boolean | undef
         signIn: integer("signin-rate-limit", str("signin-rate-limit"), 30, 0, 1_000_000),
         refresh: integer("refresh-rate-limit", str("refresh-rate-limit"), 150, 0, 1_000_000),
       },
+      jwtAlgorithm: jwtAlgorithm(str("jwt-algorithm")),
+      jwtPrivateKey: str("jwt-private-key"),
+      jwtPreviousPublicKeys: str("jwt-previous-public-keys"),
+      reauthWindowSeconds: integer("reauth-window", str("reauth-window"), 300, 0, 24 * 3600),
     },
     query: {
       statementTimeoutMs: seconds("statement-timeout", str("statement-timeout"), 5, 0.01, 3600) * 1000,
       rowCap: integer("row-cap", str("row-cap"), 10_000, 1, 1_000_000),
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
+      strictTenancy: values["strict-tenancy"] === true,
+    },
+    schema: {
+      maxSamples: integer("schema-max-samples", str("schema-max-samples"), 10_000, 1, 1_000_000),
+      maxSampleBytes: integer("schema-max-sample-bytes", str("schema-max-sample-bytes"), 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
   };
 }

@@ -57,6 +57,13 @@ export const catalogue = {
   tenant_already_exists: { code: Code.AlreadyExists, status: 409, message: "Tenant already exists" },
   api_key_not_found: { code: Code.NotFound, status: 404, message: "API key not found" },
   over_request_rate_limit: { code: Code.ResourceExhausted, status: 429, message: "Too many requests" },
+  current_password_required: {
+    code: Code.InvalidArgument,
+    status: 400,
+    message: "current_password is required to set a new password this long after signing in",
+  },
+  current_password_mismatch: { code: Code.InvalidArgument, status: 400, message: "Current password is incorrect" },
+  session_not_found: { code: Code.NotFound, status: 404, message: "Session not found" },
 
   // Authorization
   insufficient_scope: { code: Code.PermissionDenied, status: 403, message: "Token scopes do not allow this" },
@@ -86,6 +93,18 @@ export const catalogue = {
     status: 409,
     message: "The statement conflicted with a concurrent transaction; retry it",
   },
+
+  // Schema
+  schema_invalid_samples: { code: Code.InvalidArgument, status: 400, message: "Samples must be a non-empty list of JSON objects" },
+  schema_input_too_large: { code: Code.ResourceExhausted, status: 413, message: "Too many samples or sample bytes" },
+  schema_invalid_identifier: { code: Code.InvalidArgument, status: 400, message: "A key or name is not a usable identifier" },
+  schema_duplicate_identifier: {
+    code: Code.InvalidArgument,
+    status: 400,
+    message: "Two keys or names become the same identifier",
+  },
+  schema_invalid_file: { code: Code.InvalidArgument, status: 400, message: "The CSV or NDJSON document cannot be read" },
+  schema_table_not_found: { code: Code.NotFound, status: 404, message: "No such table, or not readable by this role" },
 
   // Server
   storage_unavailable: { code: Code.Unavailable, status: 503, message: "Storage is unavailable" },

@@ -2,6 +2,7 @@ import type { ConnectError } from "@connectrpc/connect";
 import { apiError } from "../errors/catalogue.js";
 import { storageErrorFields, type StorageErrorFields } from "../db/error-log-fields.js";
 import { isSqlState, sqlStateMeaning } from "../db/sql-states.js";
+import { keyWithoutTenantRefusal } from "./tenancy-names.js";
 import { PipelineError, PipelineTimeout, type PipelineStage } from "./statement-pipeline.js";
 import { serviceHint } from "./sql-hints.js";
 
@@ -34,7 +35,8 @@ export interface MappedError {
  * metadata, with the server's message only (no DETAIL, CONTEXT or internal query: DETAIL can quote
  * another tenant's key, as in a unique violation). Unavailability → `storage_unavailable`. Failures
  * of the server's own statements (setup, tenancy sync) and of the service or database itself →
- * `internal_error`. What deserves a log line is described by SQLSTATE and error class only: messages
+ * `internal_error`, except the strict-tenancy refusal of a key without `tenant_id` →
+ * `statement_not_allowed`. What deserves a log line is described by SQLSTATE and error class only: messages
  * can quote values.
  */
 export function mapDatabaseError(failure: unknown): MappedError {
@@ -55,6 +57,9 @@ export function mapDatabaseError(failure: unknown): MappedError {
   }
   if (meaning === "timeout") {
     return { error: apiError("query_timeout", undefined, { metadata: { sqlstate: cause.code } }) };
+  }
+  if (cause.code === keyWithoutTenantRefusal) {
+    return { error: apiError("statement_not_allowed", `${cause.message} (refused under --strict-tenancy)`) };
   }
   if (stage !== "statement" || meaning === "internal") {
     return { error: apiError("internal_error"), internal: { stage, fields: storageErrorFields(cause) } };

@@ -11,7 +11,7 @@ import { restEncoder } from "../server/rest-gateway.js";
 import type { HandlerContext } from "@connectrpc/connect";
 import { authenticatorUrl, deriveAuthenticatorPassword } from "./authenticator.js";
 import { setupDatabaseRoles } from "./database-roles.js";
-import { createQueryExecutor } from "./executor.js";
+import { createQueryExecutor, type QueryExecutor } from "./executor.js";
 import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.js";
 
 /** A read query without SQL: GET has no body, so say where its SQL goes. */
@@ -35,6 +35,8 @@ const queryReasons: readonly Reason[] = [
 
 /** QueryService, with the pool it owns. */
 export interface QueryModule extends ServiceModule {
+  /** The executor behind QueryService, for the other data APIs (one path to the database). */
+  readonly executor: QueryExecutor;
   /** Connections of the query pool now, or undefined once it is closed. */
   poolStats(): PoolStats | undefined;
   /** Closes the query pool. */
@@ -89,6 +91,7 @@ export async function createQueryModule(deps: {
       }),
     restEncoders: [restEncoder(QueryResponseSchema, queryResponseJson)],
     errorReasons: new Map([QueryService.method.query, QueryService.method.readQuery].map((method) => [method, queryReasons])),
+    executor,
     poolStats: () => executor.poolStats(),
     close: () => executor.close(),
   };

@@ -21,8 +21,8 @@ export interface QueryResult {
   command: string;
   /** True when more rows existed than the row cap allowed. */
   truncated: boolean;
-  /** Why the result is incomplete, when it is: the limit and the flag that changes it. */
-  notice?: string;
+  /** What the service says about the statement: a table's kind after DDL, keys without tenant_id. */
+  notices?: string[];
 }
 
 const text: Decoder = (value) => value;

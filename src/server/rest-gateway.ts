@@ -7,6 +7,7 @@ import {
   type MethodImplSpec,
 } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
+import { HttpBodySchema, type HttpBody } from "../../gen/google/api/httpbody_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { apiError, errorDomain, reasonOf } from "../errors/catalogue.js";
 import { fieldValueFromText, type RestBinding } from "./http-rules.js";
@@ -69,7 +70,8 @@ class RestInputError extends Error {
  * is decoded into the RPC's input message and handed to the RPC's own implementation through the
  * same interceptor chain that gRPC and Connect calls run (connect's `invokeUnaryImplementation`),
  * in-process: no protocol envelope, no second JSON pass. The answer follows the REST contract: the
- * JSON message (or its `response_body` field), 204 for `google.protobuf.Empty`, and errors as
+ * JSON message (or its `response_body` field), 204 for `google.protobuf.Empty`, the bytes of a
+ * `google.api.HttpBody` with its content type, and errors as
  * `{"error", "message"}` with the catalogue status.
  */
 export function createRestGateway(options: RestGatewayOptions): RestGateway {
@@ -153,6 +155,13 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
       res.end();
       return true;
     }
+    if (binding.method.output.typeName === HttpBodySchema.typeName) {
+      // google.api.HttpBody: the answer is its bytes, with its own content type.
+      const { contentType, data } = output as HttpBody;
+      res.writeHead(200, { ...restHeaders, "content-type": contentType || "application/octet-stream", "content-length": String(data.byteLength) });
+      res.end(data);
+      return true;
+    }
     const body = encode(binding.method.output, output) as Record<string, unknown>;
     sendJson(res, 200, selectResponseBody(binding, body), restHeaders);
     return true;
@@ -174,6 +183,7 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
             throw new RestInputError(apiError("validation_failed", "Request body must be a JSON object"));
           }
           message = withoutGoTrueEnvelope(req, parsed as Record<string, unknown>);
+          checkObjectFields(input, message);
         }
       } else if (parsed !== undefined) {
         message = { [fieldJsonName(input, binding.body)]: parsed };
@@ -216,6 +226,19 @@ function bodyTooLarge(maxBytes: number): ConnectError {
   return apiError("payload_too_large", `Request body is larger than the limit of ${maxBytes} bytes (--max-body-bytes)`, {
     metadata: { limit: String(maxBytes) },
   });
+}
+
+/**
+ * Refuses a `google.protobuf.Struct` field given anything but a JSON object (or null), naming the
+ * field, before the protobuf decoding would refuse it in its own words.
+ */
+function checkObjectFields(input: DescMessage, message: Record<string, unknown>): void {
+  for (const field of input.fields) {
+    if (field.fieldKind !== "message" || field.message.typeName !== "google.protobuf.Struct") continue;
+    const value = message[field.jsonName] ?? message[field.name];
+    if (value === undefined || value === null || (typeof value === "object" && !Array.isArray(value))) continue;
+    throw new RestInputError(apiError("validation_failed", `${field.jsonName} must be a JSON object`, { metadata: { field: field.jsonName } }));
+  }
 }
 
 function fieldJsonName(message: DescMessage, name: string): string {
