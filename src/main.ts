@@ -1,7 +1,7 @@
 import { runAdminCli } from "./cli/admin-cli.js";
 import { runGenCli } from "./cli/gen-types-cli.js";
 import { ConfigError, configFromValues, helpText, parseFlags } from "./config/config.js";
-import { createLogger } from "./logging/logger.js";
+import { createLogger, defaultLogFormat } from "./logging/logger.js";
 import { startServer } from "./app/server.js";
 
 /**
@@ -16,7 +16,7 @@ async function main(argv: string[]): Promise<void> {
     return;
   }
   const config = configFromValues(parsed.values);
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, undefined, config.logFormat ?? defaultLogFormat());
   const server = await startServer(config, logger);
   logger.info(
     { url: server.url, storage: server.storage.mode, dataDir: server.storage.mode === "embedded" ? config.dataDir : undefined },

@@ -1,6 +1,7 @@
 import { execFile, spawn } from "node:child_process";
 import { once } from "node:events";
-import { existsSync, readFileSync, statSync, utimesSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from "node:fs";
+import net from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
@@ -51,6 +52,24 @@ describe("heliosdb-nano CLI", () => {
     expect(code).toBe(2);
     expect(stderr.trim().split("\n")).toHaveLength(1);
     expect(stderr).toMatch(reason);
+  });
+
+  it("refuses a taken port at once, naming --port, before creating any storage", async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as net.AddressInfo).port;
+    const dataDir = freshDataDir("port-taken");
+    try {
+      const { code, stderr } = await cli(["--host", "127.0.0.1", "--port", String(port), "--data-dir", dataDir]);
+      expect(code).toBe(1);
+      expect(stderr.trim().split("\n")).toEqual([
+        `heliosdb-nano: failed to start: port ${port} on 127.0.0.1 is already in use (is another server running?): stop it, or choose another port with --port`,
+      ]);
+      expect(readdirSync(dataDir)).toEqual([]); // no initdb, no secrets
+    } finally {
+      taken.close();
+      await removeDataDir(dataDir);
+    }
   });
 
   it("refuses PostgreSQL mode without a JWT secret", async () => {
@@ -110,5 +129,58 @@ describe("npm start (the quick start)", () => {
     const [code] = await once(child, "exit");
     expect(code).toBe(0);
     expect(existsSync(join(dataDir, "pg", "postmaster.pid"))).toBe(false);
+  });
+});
+
+describe("log format", () => {
+  const dataDir = freshDataDir("log-format");
+  afterAll(() => removeDataDir(dataDir));
+
+  // A pretty line: local time, level name, message (pino-pretty), instead of a JSON object.
+  const prettyListening = /^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\] INFO.*: HeliosDB Nano listening on 127\.0\.0\.1:\d+ \{"url":"http:\/\/127\.0\.0\.1:\d+"/m;
+  // eslint-disable-next-line no-control-regex
+  const withoutColours = (text: string) => text.replace(/\u001b\[[0-9;]*m/g, "").replace(/\r/g, "");
+
+  /** Runs `command` until its output shows the listening line, then stops the server with SIGTERM. */
+  async function serveUntilListening(command: string, args: string[], serverPid: (output: string) => number | undefined) {
+    const child = spawn(command, args, { cwd: root, env: { ...process.env, LOG_LEVEL: "info" }, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = once(child, "exit");
+    const deadline = Date.now() + 80_000;
+    while (!/HeliosDB Nano listening/.test(output)) {
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no listening line:\n${output}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    process.kill(serverPid(output) ?? (child.pid as number), "SIGTERM");
+    await exited;
+    return withoutColours(output);
+  }
+
+  it("prints readable lines with --log-format pretty", { timeout: 90_000 }, async () => {
+    const output = await serveUntilListening(process.execPath, [bin, "--log-format", "pretty", "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir], () => undefined);
+    expect(output).toMatch(prettyListening);
+    expect(output).not.toMatch(/^\{/m);
+  });
+
+  it("prints readable lines when stdout is a terminal (a pty from script), JSON when it is not", { timeout: 90_000 }, async () => {
+    // `script` gives the server a pseudo-terminal; the shell prints its pid, which exec keeps for node.
+    const inner = `echo pid=$$; exec ${process.execPath} ${bin} --host 127.0.0.1 --port 0 --data-dir ${dataDir}`;
+    const output = await serveUntilListening("script", ["-qfec", `sh -c '${inner}'`, "/dev/null"], (text) => {
+      const pid = /^pid=(\d+)$/m.exec(text)?.[1];
+      return pid ? Number(pid) : undefined;
+    });
+    expect(output).toMatch(prettyListening);
+    expect(output).not.toMatch(/^\{"level"/m);
+    // The same command with stdout piped (the npm start suite above reads the JSON "url" field).
+    const piped = await serveUntilListening(process.execPath, [bin, "--host", "127.0.0.1", "--port", "0", "--data-dir", dataDir], () => undefined);
+    expect(piped).toMatch(/^\{"level":30,.*"msg":"HeliosDB Nano listening on 127\.0\.0\.1:\d+"\}$/m);
+  });
+
+  it("rejects an unknown format", async () => {
+    const { code, stderr } = await cli(["--log-format", "xml"]);
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe('heliosdb-nano: --log-format must be one of json, pretty, got "xml"');
   });
 });

@@ -1,6 +1,8 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { AdminService } from "../../gen/helios/admin/v1/admin_pb.js";
 import type { Accounts } from "../auth/auth-module.js";
+import type { Reason } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import type { ServiceModule } from "../server/request-handler.js";
 import { createAdminServiceImpl } from "./admin-service.js";
@@ -33,5 +35,27 @@ export function createAdminModule(deps: AdminModuleDeps): ServiceModule {
   return {
     services: [AdminService],
     register: (router) => router.service(AdminService, impl),
+    errorReasons: adminErrorReasons(),
   };
+}
+
+/** The reasons each AdminService handler answers (every one checks the admin scope and its input). */
+function adminErrorReasons(): ReadonlyMap<DescMethod, readonly Reason[]> {
+  const methods = AdminService.method;
+  const own: Array<[DescMethod, Reason[]]> = [
+    [methods.createApiKey, ["tenant_not_found"]],
+    [methods.listApiKeys, []],
+    [methods.revokeApiKey, ["api_key_not_found"]],
+    [methods.createTenant, ["tenant_already_exists"]],
+    [methods.listTenants, []],
+    [methods.listUsers, ["tenant_not_found"]],
+    [methods.moveUser, ["user_not_found", "tenant_not_found"]],
+    [methods.setUserScopes, ["user_not_found"]],
+    [methods.grantUserScopes, ["user_not_found"]],
+    [methods.removeUserScopes, ["user_not_found"]],
+    [methods.banUser, ["user_not_found"]],
+    [methods.unbanUser, ["user_not_found"]],
+    [methods.deleteUser, ["user_not_found"]],
+  ];
+  return new Map(own.map(([method, reasons]) => [method, ["insufficient_scope", "validation_failed", ...reasons]]));
 }

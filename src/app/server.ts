@@ -1,6 +1,6 @@
 import { createAdminModule } from "../admin/admin-module.js";
 import { createAuthModule } from "../auth/auth-module.js";
-import { createCredentialsInterceptor } from "../auth/credentials-interceptor.js";
+import { createCredentialsInterceptor, credentialReasons } from "../auth/credentials-interceptor.js";
 import { startInvalidationBus } from "../auth/invalidation-bus.js";
 import { createPostgresRateLimiter } from "../auth/postgres-rate-limiter.js";
 import type { Config } from "../config/config.js";
@@ -13,6 +13,8 @@ import { createStorageErrorInterceptor } from "../errors/storage-error-intercept
 import type { Logger } from "../logging/logger.js";
 import { listen } from "../server/listener.js";
 import { createMetrics } from "../server/metrics.js";
+import { assertPortFree } from "../server/port-check.js";
+import { createNulTextInterceptor } from "../server/nul-text-interceptor.js";
 import { createQueryModule } from "../query/query-module.js";
 import { createSchemaModule } from "../schema/schema-module.js";
 import { createRequestHandler } from "../server/request-handler.js";
@@ -33,11 +35,12 @@ export interface RunningServer {
 }
 
 /**
- * Opens storage and starts serving every protocol on the configured port. Instances sharing a
+ * Checks that the configured port is free, then opens storage and starts serving every protocol on it. Instances sharing a
  * database (`--database-url`) share rate limits through it, and every instance listens for the
  * database's cache invalidations, so changes made anywhere reach it as they commit.
  */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
+  await assertPortFree(config.host, config.port);
   const storage = await openStorage({
     dataDir: config.dataDir,
     databaseUrl: config.databaseUrl,
@@ -87,12 +90,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         createRequestScopeInterceptor(),
         createErrorBoundary(logger),
         createStorageErrorInterceptor(logger),
+        createNulTextInterceptor(),
         createCredentialsInterceptor({
           verifier: auth.verifier,
           publicMethods: auth.publicMethods,
           revokedSessionMethods: auth.revokedSessionMethods,
         }),
       ],
+      interceptorReasons: { any: [...credentialReasons.any, "storage_unavailable"], authenticated: credentialReasons.authenticated },
       maxBodyBytes: config.maxBodyBytes,
       cors: config.cors,
       logger,

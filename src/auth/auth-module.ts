@@ -1,4 +1,5 @@
 import type { DescMethod } from "@bufbuild/protobuf";
+import type { Reason } from "../errors/catalogue.js";
 import type { MikroORM } from "@mikro-orm/postgresql";
 import { AuthService } from "../../gen/helios/auth/v1/auth_pb.js";
 import type { AuthConfig } from "../config/config.js";
@@ -118,6 +119,18 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
     },
     accounts: { users, sessions, sessionCache: cache, apiKeys, apiKeyVerifier, hasher },
     publicMethods: new Set([methods.signUp, methods.token, methods.refresh, methods.getJwks]),
+    // The guide's refresh is POST /auth/v1/token?grant_type=refresh_token.
+    queryParameters: new Map([[methods.token, ["grant_type"]]]),
+    errorReasons: new Map<DescMethod, readonly Reason[]>([
+      [methods.signUp, ["validation_failed", "weak_password", "user_already_exists", "signup_disabled", "insufficient_scope", "over_request_rate_limit"]],
+      [
+        methods.token,
+        ["validation_failed", "unsupported_grant_type", "invalid_credentials", "user_banned", "invalid_refresh_token", "refresh_token_reused", "over_request_rate_limit"],
+      ],
+      [methods.refresh, ["validation_failed", "invalid_refresh_token", "refresh_token_reused", "user_banned", "over_request_rate_limit"]],
+      [methods.logout, ["validation_failed", "insufficient_scope"]],
+      [methods.getUser, ["insufficient_scope"]],
+    ]),
     revokedSessionMethods: new Set([methods.logout]),
     invalidation: {
       forgetSession: (sessionId) => cache.forget([sessionId]),

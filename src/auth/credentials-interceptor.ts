@@ -1,6 +1,6 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
-import { apiError, reasonOf } from "../errors/catalogue.js";
+import { apiError, reasonOf, type Reason } from "../errors/catalogue.js";
 import { looksLikeApiKey } from "./api-key-format.js";
 import { isPublishable, principalKey, publishableKeyKey, revokedSessionKey, type Principal } from "./principal.js";
 
@@ -64,6 +64,15 @@ const deprecationHeaders: ReadonlyArray<[string, string]> = [
   ["deprecation", "true"],
   ["warning", '299 - "The apikey query parameter is deprecated; send the X-API-Key header"'],
 ];
+
+/**
+ * The reasons {@link createCredentialsInterceptor} (with the bearer and key verifiers) answers:
+ * `any` on every method, `authenticated` on methods that need credentials.
+ */
+export const credentialReasons = {
+  any: ["invalid_api_key", "ambiguous_credentials"],
+  authenticated: ["unauthorized", "invalid_token", "token_expired", "session_revoked", "user_banned"],
+} as const satisfies Record<string, readonly Reason[]>;
 
 /**
  * Authenticates every call: verifies whatever credentials were presented, puts the principal into

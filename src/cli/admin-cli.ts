@@ -29,6 +29,11 @@ const storageFlags = {
   "log-level": `one of ${logLevels.join(", ")} (default warn)`,
 };
 
+/** Switches every admin command takes. */
+const storageSwitches = {
+  create: "create the embedded storage in --data-dir when there is none yet (otherwise refused: a mistyped --data-dir would make a new, empty one)",
+};
+
 /** The text of `heliosdb-nano admin --help`. */
 export function adminHelpText(): string {
   const line = (flag: string, help: string) => `  ${flag.padEnd(34)}${help}`;
@@ -48,6 +53,7 @@ export function adminHelpText(): string {
     "",
     "Flags of every command:",
     ...Object.entries(storageFlags).map(([flag, help]) => line(`--${flag} <value>`, help)),
+    ...Object.entries(storageSwitches).map(([flag, help]) => line(`--${flag}`, help)),
     line("--help", "print this help"),
     "",
     "Example: create the first admin key, then use it with AdminService (/admin/v1/...):",
@@ -60,6 +66,8 @@ interface Invocation {
   dataDir: string;
   databaseUrl: string | undefined;
   logLevel: LogLevel;
+  /** Whether embedded storage may be created when `dataDir` holds none. */
+  create: boolean;
 }
 
 /** Parses `argv` (after `admin`) strictly: undefined for help, else the command's work. */
@@ -75,6 +83,7 @@ function parseInvocation(argv: string[], env: NodeJS.ProcessEnv): Invocation | u
     const options: Record<string, { type: "string" | "boolean" }> = Object.fromEntries([
       ...Object.keys(storageFlags).map((flag) => [flag, { type: "string" }]),
       ...Object.entries(command.flags).map(([flag, spec]) => [flag, { type: spec.switch ? "boolean" : "string" }]),
+      ...Object.keys(storageSwitches).map((flag) => [flag, { type: "boolean" }]),
     ]);
     values = parseArgs({ args: rest, options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals: false }).values;
   } catch (error) {
@@ -105,7 +114,7 @@ function parseInvocation(argv: string[], env: NodeJS.ProcessEnv): Invocation | u
     }
     throw error;
   }
-  return { work, dataDir: resolve(strings["data-dir"] ?? "helios-data"), databaseUrl, logLevel: logLevel as LogLevel };
+  return { work, dataDir: resolve(strings["data-dir"] ?? "helios-data"), databaseUrl, logLevel: logLevel as LogLevel, create: values.create === true };
 }
 
 /**
@@ -126,10 +135,17 @@ export async function runAdminCli(argv: string[], io: CliIo = { stdout: process.
     io.stdout.write(`${adminHelpText()}\n`);
     return exitCodes.ok;
   }
-  const logger = createLogger(invocation.logLevel, io.stderr);
   if (!invocation.databaseUrl && !existsSync(join(invocation.dataDir, CLUSTER_DIR, "PG_VERSION"))) {
+    if (!invocation.create) {
+      io.stderr.write(
+        `heliosdb-nano admin: no embedded storage in ${invocation.dataDir}: check --data-dir (a server keeps its storage in ` +
+          "./helios-data of the folder it was started in, unless given --data-dir), or pass --create to create it there\n",
+      );
+      return exitCodes.usage;
+    }
     io.stderr.write(`No embedded storage in ${invocation.dataDir} yet: creating it (a server started there will use it).\n`);
   }
+  const logger = createLogger(invocation.logLevel, io.stderr);
   try {
     const storage = await openAdminStorage({ dataDir: invocation.dataDir, databaseUrl: invocation.databaseUrl, logger });
     try {

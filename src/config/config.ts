@@ -5,6 +5,10 @@ import { resolve } from "node:path";
 export const logLevels = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 /** One of {@link logLevels}. */
 export type LogLevel = (typeof logLevels)[number];
+/** Log formats accepted by `--log-format`. */
+export const logFormats = ["json", "pretty"] as const;
+/** One of {@link logFormats}. */
+export type LogFormat = (typeof logFormats)[number];
 
 /** Per-window request budgets of the auth endpoints; 0 turns a limit off. */
 export interface RateLimitConfig {
@@ -98,6 +102,8 @@ export interface Config {
   pooler: PoolerMode;
   tls: { certFile: string; keyFile: string } | undefined;
   logLevel: LogLevel;
+  /** `--log-format`; undefined: pretty when stdout is a terminal, JSON otherwise. */
+  logFormat: LogFormat | undefined;
   maxBodyBytes: number;
   shutdownTimeoutMs: number;
   /** Browser origins allowed by CORS: `"*"` (default; bearer tokens, no cookies) or a list. */
@@ -195,6 +201,11 @@ export const flags = {
     help: "largest query answer, in bytes as PostgreSQL sends it; larger ones fail with result_too_large (default 67108864, 64 MiB)",
   },
   "max-connections": { type: "string", help: "most client connections open at once; more are closed on arrival (default 10000)" },
+  "log-format": {
+    type: "string",
+    env: "LOG_FORMAT",
+    help: "json (one JSON object a line) or pretty (readable lines); default: pretty when stdout is a terminal, else json",
+  },
   "jwt-algorithm": { type: "string", env: "HELIOS_JWT_ALGORITHM", help: "access token signing: HS256 (default), ES256 or RS256" },
   "jwt-private-key": {
     type: "string",
@@ -328,6 +339,10 @@ export function configFromValues(values: Record<string, string | boolean | undef
   if (!(logLevels as readonly string[]).includes(logLevel)) {
     throw new ConfigError(`--log-level must be one of ${logLevels.join(", ")}, got "${logLevel}"`);
   }
+  const logFormat = str("log-format");
+  if (logFormat !== undefined && !(logFormats as readonly string[]).includes(logFormat)) {
+    throw new ConfigError(`--log-format must be one of ${logFormats.join(", ")}, got "${logFormat}"`);
+  }
   const certFile = str("tls-cert");
   const keyFile = str("tls-key");
   if ((certFile === undefined) !== (keyFile === undefined)) {
@@ -363,6 +378,7 @@ export function configFromValues(values: Record<string, string | boolean | undef
     pooler: pooler as PoolerMode,
     tls: certFile && keyFile ? { certFile, keyFile } : undefined,
     logLevel: logLevel as LogLevel,
+    logFormat: logFormat as LogFormat | undefined,
     maxBodyBytes: integer("max-body-bytes", str("max-body-bytes"), 1024 * 1024, 1024, 64 * 1024 * 1024),
     shutdownTimeoutMs: seconds("shutdown-timeout", str("shutdown-timeout"), 10, 0, 3600) * 1000,
     cors: { origins: corsOrigins(str("cors-origins")) },

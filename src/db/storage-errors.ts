@@ -1,3 +1,5 @@
+import { isSqlState, sqlStateMeaning } from "./sql-states.js";
+
 /**
  * Socket-level failures: the database could not be reached, or the connection to it broke. A
  * request that meets one of these failed because of the infrastructure, not because of its input.
@@ -13,17 +15,6 @@ const networkErrorCodes: ReadonlySet<string> = new Set([
   "ENOTFOUND",
   "EAI_AGAIN",
 ]);
-
-/** SQLSTATEs meaning the database, not the statement, is the problem. */
-function isUnavailableSqlState(code: string): boolean {
-  return (
-    code.startsWith("08") || // connection exception
-    code.startsWith("28") || // invalid authorization: the service's own credentials
-    code.startsWith("57P") || // admin shutdown, crash shutdown, cannot connect now, database dropped
-    code === "53300" || // too many connections
-    code === "3D000" // database does not exist
-  );
-}
 
 // What node-postgres, its pool and knex say when a connection is gone or cannot be had; they carry no
 // code. knex reports "Transaction query already complete" when the ROLLBACK after a failed statement
@@ -50,7 +41,7 @@ export function isStorageUnavailableError(error: unknown, depth = 0): boolean {
   };
   if (typeof code === "string") {
     if (networkErrorCodes.has(code)) return true;
-    if (/^[0-9A-Z]{5}$/.test(code)) return isUnavailableSqlState(code);
+    if (isSqlState(code)) return sqlStateMeaning(code) === "unavailable";
   }
   if (name === "KnexTimeoutError" || name === "ConnectionException") return true;
   if (typeof message === "string" && connectionLossMessage.test(message)) return true;

@@ -84,6 +84,16 @@ export const catalogue = {
     message: "Too many concurrent queries for this tenant",
   },
   result_too_large: { code: Code.ResourceExhausted, status: 413, message: "Query result is too large" },
+  parameter_count_mismatch: {
+    code: Code.InvalidArgument,
+    status: 400,
+    message: "The number of params does not match the statement's $n placeholders",
+  },
+  transaction_conflict: {
+    code: Code.Aborted,
+    status: 409,
+    message: "The statement conflicted with a concurrent transaction; retry it",
+  },
 
   // Schema
   schema_invalid_samples: { code: Code.InvalidArgument, status: 400, message: "Samples must be a non-empty list of JSON objects" },

@@ -1,5 +1,6 @@
-import { pino, type Logger } from "pino";
-import type { LogLevel } from "../config/config.js";
+import { pino, type DestinationStream, type Logger } from "pino";
+import pinoPretty from "pino-pretty";
+import type { LogFormat, LogLevel } from "../config/config.js";
 import { requestIdMixin } from "./request-scope.js";
 
 /** The process logger type. */
@@ -9,9 +10,11 @@ export type { Logger };
  * Creates the JSON logger. Every line logged while a request is served carries its `reqId`.
  * Credentials never reach it: request lines carry the path without its query string (where an
  * `apikey` may be), and these paths are censored should a header object ever be logged. Without a
- * `destination`, lines go to stdout asynchronously, at most 100 ms after they are logged.
+ * `destination`, lines go to stdout asynchronously, at most 100 ms after they are logged. The
+ * `pretty` format writes readable lines instead (time, level name, message, then the other fields;
+ * coloured on a terminal), for people watching a terminal.
  */
-export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream): Logger {
+export function createLogger(level: LogLevel, destination?: NodeJS.WritableStream, format: LogFormat = "json"): Logger {
   return pino(
     {
       level,
@@ -32,9 +35,31 @@ export function createLogger(level: LogLevel, destination?: NodeJS.WritableStrea
         censor: "[redacted]",
       },
     },
-    // Buffered, asynchronous stdout: lines leave in writes of at least 4 KiB, or every 100 ms, so a
-    // busy server pays neither a system call nor a threadpool round trip per request line. pino
-    // flushes what is left on exit.
-    destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 }),
+    format === "pretty"
+      ? prettyStream(destination)
+      : // Buffered, asynchronous stdout: lines leave in writes of at least 4 KiB, or every 100 ms, so a
+        // busy server pays neither a system call nor a threadpool round trip per request line. pino
+        // flushes what is left on exit.
+        (destination ?? pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 })),
   );
+}
+
+/** The format for the process's stdout when none is chosen: pretty on a terminal, JSON otherwise. */
+export function defaultLogFormat(stdout: { isTTY?: boolean } = process.stdout): LogFormat {
+  return stdout.isTTY === true ? "pretty" : "json";
+}
+
+/**
+ * pino-pretty in-process (no worker thread), one line an entry (its other fields as JSON after the
+ * message), written synchronously: a terminal's pace is a person's.
+ */
+function prettyStream(destination: NodeJS.WritableStream | undefined): DestinationStream {
+  return pinoPretty({
+    destination: destination ?? 1,
+    sync: true,
+    colorize: destination === undefined && process.stdout.isTTY === true,
+    translateTime: "SYS:yyyy-mm-dd HH:MM:ss.l",
+    ignore: "pid,hostname,service",
+    singleLine: true,
+  });
 }

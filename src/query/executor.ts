@@ -11,7 +11,7 @@ import { encodeParams } from "./param-encoding.js";
 import { defaultPreparedStatementLimits, type PreparedStatementLimits } from "./prepared-statements.js";
 import { requestSetup, resolveAccess, type RequestAccess } from "./request-setup.js";
 import { decodeRows, parseCommandTag, type JsonValue, type QueryResult } from "./result-encoding.js";
-import { authorizeStatement, createSqlGuard, type SqlGuard, type StatementClass } from "./sql-guard.js";
+import { authorizeStatement, checkParameterCount, createSqlGuard, type SqlGuard, type StatementClass } from "./sql-guard.js";
 import { runPipeline, type PipelineOutcome } from "./statement-pipeline.js";
 import { afterAdminDdl } from "./tenancy.js";
 import { collectTenancyNotices } from "./tenancy-notices.js";
@@ -83,6 +83,7 @@ async function toResult(
   statement: StatementClass,
   types: TypeRegistry,
   arrayMode: boolean,
+  rowCap: number,
 ): Promise<QueryResult> {
   const resolved = await types.resolve(outcome.fields.map((field) => field.dataTypeID));
   const columns = outcome.fields.map((field, index) => ({ name: field.name, type: resolved[index]?.name ?? "unknown" }));
@@ -90,7 +91,11 @@ async function toResult(
   const tag = outcome.commandTag === undefined ? undefined : parseCommandTag(outcome.commandTag);
   const command = tag?.command ?? statement.command;
   const affected = countedCommands.has(command) || columns.length === 0 ? tag?.count : undefined;
-  return { columns, rows, row_count: affected ?? rows.length, command, truncated: outcome.suspended };
+  const result: QueryResult = { columns, rows, row_count: affected ?? rows.length, command, truncated: outcome.suspended };
+  if (outcome.suspended) {
+    result.notices = [`Only the first ${rowCap} rows are returned: the row cap (--row-cap). Page through the rest with LIMIT and OFFSET.`];
+  }
+  return result;
 }
 
 /**
@@ -158,8 +163,8 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
   function fail(failure: unknown, statement: StatementClass): ConnectError {
     const mapped = mapDatabaseError(failure);
     if (mapped.internal) {
-      const { stage, code, message } = mapped.internal;
-      logger?.error({ stage, sqlstate: code, command: statement.command, error: message }, "query failed");
+      const { stage, fields } = mapped.internal;
+      logger?.error({ stage, command: statement.command, ...fields }, "query failed");
     }
     return mapped.error;
   }
@@ -224,10 +229,11 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
       const statement = guard.classify(request.sql);
       authorizeStatement(statement, request.principal.scopes, { readOnly: access.readOnly });
       const values = encodeParams(request.params ?? []);
+      checkParameterCount(statement, values.length);
       const { outcome, notices } = await runStatements(request.principal, access, [{ text: request.sql, values, class: statement }]);
       try {
-        const result = await toResult(outcome, statement, types, request.arrayMode === true);
-        return notices.length > 0 ? { ...result, notices } : result;
+        const result = await toResult(outcome, statement, types, request.arrayMode === true, config.rowCap);
+        return notices.length > 0 ? { ...result, notices: [...(result.notices ?? []), ...notices] } : result;
       } catch (error) {
         // A result the caller may not have (result_too_large: nested too deep) is the caller's failure.
         if (error instanceof ConnectError) throw error;

@@ -3,7 +3,7 @@ import { QueryResponseSchema, QueryService, type QueryRequest } from "../../gen/
 import { principalOf } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
 import type { Storage } from "../db/storage.js";
-import { apiError } from "../errors/catalogue.js";
+import { apiError, type Reason } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import type { PoolStats } from "../server/metrics.js";
 import type { ServiceModule } from "../server/request-handler.js";
@@ -13,6 +13,25 @@ import { authenticatorUrl, deriveAuthenticatorPassword } from "./authenticator.j
 import { setupDatabaseRoles } from "./database-roles.js";
 import { createQueryExecutor, type QueryExecutor } from "./executor.js";
 import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.js";
+
+/** A read query without SQL: GET has no body, so say where its SQL goes. */
+const sqlRequiredOnGet =
+  "sql is required: GET /api/v1/query takes it as the query parameter ?sql=... (URL-encoded), " +
+  "its values as ?params= (a JSON array, URL-encoded); POST takes both in a JSON body";
+
+/** The reasons the executor answers for a statement (see sql-guard.ts, executor.ts, database-errors.ts). */
+const queryReasons: readonly Reason[] = [
+  "validation_failed",
+  "sql_too_large",
+  "sql_error",
+  "statement_not_allowed",
+  "insufficient_scope",
+  "cross_tenant_forbidden",
+  "parameter_count_mismatch",
+  "query_timeout",
+  "too_many_queries",
+  "transaction_conflict",
+];
 
 /** QueryService, with the pool it owns. */
 export interface QueryModule extends ServiceModule {
@@ -54,7 +73,7 @@ export async function createQueryModule(deps: {
   });
 
   const run = async (request: QueryRequest, context: HandlerContext, readOnly: boolean) => {
-    if (request.sql.trim() === "") throw apiError("validation_failed", "sql is required");
+    if (request.sql.trim() === "") throw apiError("validation_failed", readOnly ? sqlRequiredOnGet : "sql is required");
     const result = await executor.execute({
       principal: principalOf(context),
       sql: request.sql,
@@ -74,6 +93,7 @@ export async function createQueryModule(deps: {
         readQuery: (request, context) => run(request, context, true),
       }),
     restEncoders: [restEncoder(QueryResponseSchema, queryResponseJson)],
+    errorReasons: new Map([QueryService.method.query, QueryService.method.readQuery].map((method) => [method, queryReasons])),
     executor,
     poolStats: () => executor.poolStats(),
     close: () => executor.close(),

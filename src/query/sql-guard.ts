@@ -2,6 +2,7 @@ import { loadModule, parseSync, type ParseResult } from "libpg-query";
 import { apiError, type Reason } from "../errors/catalogue.js";
 import type { Scope } from "../auth/principal.js";
 import { createLruCache } from "../util/lru-cache.js";
+import { highestPlaceholder } from "./placeholders.js";
 import {
   classifyStatement,
   isRejection,
@@ -10,6 +11,12 @@ import {
 } from "./statement-policy.js";
 
 export type { RequiredScope, StatementClass, StatementKind } from "./statement-policy.js";
+
+/** An allowed statement, with the number of parameter values it needs. */
+export interface GuardedStatement extends StatementClass {
+  /** The highest `$n` placeholder it uses (0 for none): `params` must hold exactly this many values. */
+  placeholders: number;
+}
 
 /** Options of {@link createSqlGuard}. */
 export interface SqlGuardOptions {
@@ -31,7 +38,7 @@ export interface SqlGuardOptions {
  */
 export interface SqlGuard {
   /** Classifies `sql`, or throws the catalogue error that refuses it. */
-  classify(sql: string): StatementClass;
+  classify(sql: string): GuardedStatement;
 }
 
 /** A refusal remembered by the cache; a fresh error is built for every request. */
@@ -41,7 +48,7 @@ interface Refusal {
   metadata?: Record<string, string>;
 }
 
-type Verdict = { ok: StatementClass } | { refused: Refusal };
+type Verdict = { ok: GuardedStatement } | { refused: Refusal };
 
 let parserReady: Promise<void> | undefined;
 
@@ -81,7 +88,21 @@ function judge(sql: string): Verdict {
   }
   const verdict = classifyStatement(statements[0]?.stmt);
   if (isRejection(verdict)) return { refused: { reason: "statement_not_allowed", message: verdict.message } };
-  return { ok: verdict };
+  return { ok: { ...verdict, placeholders: highestPlaceholder(statements[0]?.stmt) } };
+}
+
+/**
+ * Checks that `given` parameter values fit `statement`: exactly as many as its highest `$n`
+ * placeholder, or `parameter_count_mismatch` naming both numbers (PostgreSQL itself would refuse the
+ * bind with a protocol violation).
+ */
+export function checkParameterCount(statement: GuardedStatement, given: number): void {
+  const expected = statement.placeholders;
+  if (given === expected) return;
+  const uses = expected === 0 ? "has no $n placeholders" : `uses placeholders up to $${expected}, so it needs ${expected} param${expected === 1 ? "" : "s"}`;
+  throw apiError("parameter_count_mismatch", `The statement ${uses}, but ${given} ${given === 1 ? "was" : "were"} given`, {
+    metadata: { expected_params: String(expected), given_params: String(given) },
+  });
 }
 
 /** Creates a {@link SqlGuard}, loading the parser first. */
@@ -93,7 +114,9 @@ export async function createSqlGuard(options: SqlGuardOptions): Promise<SqlGuard
     classify(sql) {
       if (typeof sql !== "string" || sql.trim() === "") throw apiError("validation_failed", "sql is required");
       if (Buffer.byteLength(sql, "utf8") > options.maxSqlBytes) {
-        throw apiError("sql_too_large", `SQL text is larger than ${options.maxSqlBytes} bytes`);
+        throw apiError("sql_too_large", `SQL text is larger than the limit of ${options.maxSqlBytes} bytes (--max-sql-bytes)`, {
+          metadata: { limit: String(options.maxSqlBytes) },
+        });
       }
       // The parser (a C library) and the wire protocol both stop at NUL: refuse rather than guess.
       if (sql.includes("\0")) throw apiError("validation_failed", "sql must not contain NUL characters");

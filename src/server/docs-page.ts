@@ -12,7 +12,7 @@ const gzipAsync = promisify(gzip);
 /** Where the document and the page are served. */
 export const docsPaths = { openApi: "/openapi.json", page: "/docs", assets: "/docs/assets/" } as const;
 
-/** Serves `GET /openapi.json`, the `GET /docs` API reference page and the page's assets. */
+/** Serves `GET /openapi.json`, the `GET /docs` API reference page (`/docs/` redirects there) and the page's assets. */
 export interface DocsRoutes {
   /** Serves `req` if `path` is one of the docs routes; resolves false otherwise. */
   handle(req: NodeServerRequest, res: NodeServerResponse, path: string): Promise<boolean>;
@@ -130,6 +130,12 @@ export function createDocsRoutes(document: OpenApiDocument): DocsRoutes {
   async function handle(req: NodeServerRequest, res: NodeServerResponse, path: string): Promise<boolean> {
     const assetName = path.startsWith(docsPaths.assets) ? path.slice(docsPaths.assets.length) : undefined;
     const asset = assetName === undefined ? undefined : assets.get(assetName);
+    if (path === `${docsPaths.page}/`) {
+      // The page's URLs are relative to /docs; a relative redirect keeps a proxy's path prefix.
+      res.writeHead(301, { location: "../docs", "content-length": "0" });
+      res.end();
+      return true;
+    }
     if (path !== docsPaths.openApi && path !== docsPaths.page && !asset) return false;
     if (req.method !== "GET") {
       sendError(res, "method_not_allowed", `Method ${req.method ?? ""} is not allowed; use GET`, { headers: { allow: "GET" } });

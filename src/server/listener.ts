@@ -6,6 +6,7 @@ import type { Logger } from "../logging/logger.js";
 import type { ConnectionLimits } from "../config/config.js";
 import { createConnectionGuard, type ConnectionEvents, type ConnectionGuard } from "./connection-guard.js";
 import type { NodeHandlerFn, NodeServerResponse } from "./node-types.js";
+import { describeListenError } from "./port-check.js";
 
 /** Where and how to listen. */
 export interface ListenOptions {
@@ -104,9 +105,10 @@ export async function listen(options: ListenOptions): Promise<Listener> {
   });
 
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const onError = (error: Error) => reject(describeListenError(error, options.host, options.port));
+    server.once("error", onError);
     server.listen(options.port, options.host, () => {
-      server.off("error", reject);
+      server.off("error", onError);
       resolve();
     });
   });

@@ -83,8 +83,16 @@ export interface SchemaRegistry {
   components(): Record<string, JsonSchema>;
 }
 
-/** Creates an empty {@link SchemaRegistry}. */
-export function createSchemaRegistry(): SchemaRegistry {
+/** `schema` with `description` added, when there is one. */
+export function described(schema: JsonSchema, description: string | undefined): JsonSchema {
+  return description ? { ...schema, description } : schema;
+}
+
+/**
+ * Creates an empty {@link SchemaRegistry}. `comments` (proto comments by full name, such as
+ * `helios.query.v1.QueryRequest.sql`) become the descriptions of messages and their fields.
+ */
+export function createSchemaRegistry(comments: Readonly<Record<string, string>> = {}): SchemaRegistry {
   const components = new Map<string, JsonSchema>();
 
   function message(desc: DescMessage): JsonSchema {
@@ -93,8 +101,8 @@ export function createSchemaRegistry(): SchemaRegistry {
     if (!components.has(desc.typeName)) {
       components.set(desc.typeName, {}); // Placeholder first: messages may refer to themselves.
       const properties: Record<string, JsonSchema> = {};
-      for (const f of desc.fields) properties[f.jsonName] = field(f);
-      components.set(desc.typeName, { type: "object", title: desc.name, properties });
+      for (const f of desc.fields) properties[f.jsonName] = described(field(f), comments[`${desc.typeName}.${f.name}`]);
+      components.set(desc.typeName, described({ type: "object", title: desc.name, properties }, comments[desc.typeName]));
     }
     return { $ref: `${componentPrefix}${desc.typeName}` };
   }

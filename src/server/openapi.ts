@@ -2,7 +2,8 @@ import { existsSync, readFileSync } from "node:fs";
 import type { DescField, DescMethod } from "@bufbuild/protobuf";
 import { catalogue, type Reason } from "../errors/catalogue.js";
 import type { RestBinding } from "./http-rules.js";
-import { createSchemaRegistry, type JsonSchema, type SchemaRegistry } from "./openapi-schemas.js";
+import { protoComments } from "../../gen/proto-comments.js";
+import { createSchemaRegistry, described, type JsonSchema, type SchemaRegistry } from "./openapi-schemas.js";
 
 /** An OpenAPI 3.1 document, as plain JSON. */
 export type OpenApiDocument = { openapi: "3.1.0"; paths: Record<string, Record<string, OpenApiOperation>> } & JsonSchema;
@@ -18,6 +19,12 @@ export interface OpenApiOptions {
   version: string;
   /** RPCs callable without credentials: their operations list credentials as optional. */
   publicMethods?: ReadonlySet<DescMethod>;
+  /** Fields of `body: "*"` methods that are also listed as query parameters. */
+  queryParameters?: ReadonlyMap<DescMethod, readonly string[]>;
+  /** The reasons each method's handler answers; a method without an entry lists every reason. */
+  errorReasons?: ReadonlyMap<DescMethod, readonly Reason[]>;
+  /** Reasons of every call (`any`), and of every call of a method that is not public (`authenticated`). */
+  commonReasons?: { any: readonly Reason[]; authenticated: readonly Reason[] };
 }
 
 /**
@@ -62,10 +69,11 @@ const anyCredential = [
 /** Public operations: no credentials needed; an API key (a publishable key) may come along. */
 const optionalCredential = [{}, { [securitySchemeNames.apiKeyHeader]: [] }, { [securitySchemeNames.apiKeyQuery]: [] }];
 
-/** The HTTP statuses of the catalogue, each with its reasons, in status order. */
-function reasonsByStatus(): Map<number, Reason[]> {
+/** The HTTP statuses of `reasons`, each with its reasons in catalogue order, in status order. */
+function reasonsByStatus(reasons: ReadonlySet<Reason>): Map<number, Reason[]> {
   const byStatus = new Map<number, Reason[]>();
   for (const [reason, entry] of Object.entries(catalogue) as [Reason, (typeof catalogue)[Reason]][]) {
+    if (!reasons.has(reason)) continue;
     byStatus.set(entry.status, [...(byStatus.get(entry.status) ?? []), reason]);
   }
   return new Map([...byStatus].sort(([a], [b]) => a - b));
@@ -91,11 +99,24 @@ function errorSchema(): JsonSchema {
   };
 }
 
-/** One reusable response per catalogue status, listing its reasons with an example body each. */
+/**
+ * The reasons an operation of `method` can answer: those its handler declares, with those of the
+ * transcoder and interceptors (credentials only where they are required); every reason of the
+ * catalogue when its service declares none.
+ */
+function operationReasons(method: DescMethod, options: OpenApiOptions): ReadonlySet<Reason> {
+  const own = options.errorReasons?.get(method);
+  if (!own) return new Set(Object.keys(catalogue) as Reason[]);
+  const common = options.commonReasons;
+  const authenticated = options.publicMethods?.has(method) ? [] : (common?.authenticated ?? []);
+  return new Set([...(common?.any ?? []), ...authenticated, ...own]);
+}
+
+/** One response per status, listing its reasons with an example body each. */
 function errorResponses(byStatus: Map<number, Reason[]>): Record<string, JsonSchema> {
   const responses: Record<string, JsonSchema> = {};
   for (const [status, reasons] of byStatus) {
-    responses[errorResponseName(status)] = {
+    responses[String(status)] = {
       description: `Reasons: ${reasons.map((reason) => `\`${reason}\``).join(", ")}.`,
       content: {
         "application/json": {
@@ -111,10 +132,6 @@ function errorResponses(byStatus: Map<number, Reason[]>): Record<string, JsonSch
     };
   }
   return responses;
-}
-
-function errorResponseName(status: number): string {
-  return `Error${status}`;
 }
 
 /** `/admin/v1/keys/{id=*}` → `/admin/v1/keys/{id}`. */
@@ -136,19 +153,26 @@ function findField(fields: readonly DescField[], name: string): DescField | unde
   return fields.find((field) => field.name === name || field.jsonName === name);
 }
 
+/** The proto comment of a field, if it has one. */
+function fieldComment(field: DescField): string | undefined {
+  return protoComments[`${field.parent.typeName}.${field.name}`];
+}
+
 /** A query (or path) parameter for `field`: scalars as themselves, anything else as JSON text. */
 function parameter(schemas: SchemaRegistry, field: DescField, location: "query" | "path"): JsonSchema {
   const base = { name: field.jsonName, in: location, ...(location === "path" ? { required: true } : {}) };
   const simple = field.fieldKind === "scalar" || field.fieldKind === "enum";
-  if (simple) return { ...base, schema: schemas.field(field) };
+  if (simple) return described({ ...base, schema: schemas.field(field) }, fieldComment(field));
+  const json = "JSON text (repeat the parameter for several list elements).";
+  const comment = fieldComment(field);
   return {
     ...base,
-    description: "JSON text (repeat the parameter for several list elements).",
+    description: comment ? `${comment} ${json}` : json,
     content: { "application/json": { schema: schemas.field(field) } },
   };
 }
 
-function operation(binding: RestBinding, schemas: SchemaRegistry, errorStatuses: number[], options: OpenApiOptions): OpenApiOperation {
+function operation(binding: RestBinding, schemas: SchemaRegistry, options: OpenApiOptions): OpenApiOperation {
   const { method } = binding;
   const input = method.input;
   const pathNames = pathVariables(binding.template);
@@ -157,10 +181,18 @@ function operation(binding: RestBinding, schemas: SchemaRegistry, errorStatuses:
     return field ? [parameter(schemas, field, "path")] : [];
   });
   let requestBody: JsonSchema | undefined;
-  const notes = [`The RPC \`${method.parent.typeName}/${method.name}\`, also served over gRPC, gRPC-Web and Connect.`];
+  const methodComment = protoComments[`${method.parent.typeName}.${method.name}`];
+  const notes = [
+    ...(methodComment ? [methodComment] : []),
+    `The RPC \`${method.parent.typeName}/${method.name}\`, also served over gRPC, gRPC-Web and Connect.`,
+  ];
   if (binding.body === "*") {
     requestBody = { required: false, content: { "application/json": { schema: schemas.message(input) } } };
     notes.push("Any field may also be given as a query parameter, which takes precedence over the body.");
+    for (const name of options.queryParameters?.get(method) ?? []) {
+      const field = findField(input.fields, name);
+      if (field) parameters.push(parameter(schemas, field, "query"));
+    }
   } else {
     const bodyField = binding.body === "" ? undefined : findField(input.fields, binding.body);
     if (bodyField) requestBody = { required: false, content: { "application/json": { schema: schemas.field(bodyField) } } };
@@ -183,9 +215,7 @@ function operation(binding: RestBinding, schemas: SchemaRegistry, errorStatuses:
             content: { "application/json": { schema: responseField ? schemas.field(responseField) : schemas.message(output) } },
           },
         };
-  const errors = Object.fromEntries(
-    errorStatuses.map((status) => [String(status), { $ref: `#/components/responses/${errorResponseName(status)}` }]),
-  );
+  const errors = errorResponses(reasonsByStatus(operationReasons(method, options)));
 
   return {
     operationId: `${method.parent.name}_${method.name}`,
@@ -203,18 +233,16 @@ function operation(binding: RestBinding, schemas: SchemaRegistry, errorStatuses:
  * Builds the OpenAPI 3.1 document of the REST API from the protos' descriptors and `google.api.http`
  * bindings: one operation per binding, request and response schemas from the messages as proto3 JSON
  * (json_name, int64 as string, Value as any JSON, Timestamp as date-time, Empty as 204), the error
- * catalogue as the `Error` schema and per-status error responses, and the three credential schemes.
+ * catalogue as the `Error` schema and each operation's error responses by status (only the reasons it can answer), and the three credential schemes.
  */
 export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
-  const schemas = createSchemaRegistry();
-  const byStatus = reasonsByStatus();
-  const errorStatuses = [...byStatus.keys()];
+  const schemas = createSchemaRegistry(protoComments);
   const paths: Record<string, Record<string, OpenApiOperation>> = {};
   const seenIds = new Map<string, number>();
   const services = new Map<string, string>();
   for (const binding of options.bindings) {
     const path = openApiPath(binding.template);
-    const op = operation(binding, schemas, errorStatuses, options);
+    const op = operation(binding, schemas, options);
     const count = seenIds.get(op.operationId) ?? 0;
     seenIds.set(op.operationId, count + 1);
     if (count > 0) op.operationId = `${op.operationId}${count + 1}`; // additional_bindings of one RPC
@@ -231,11 +259,13 @@ export function buildOpenApiDocument(options: OpenApiOptions): OpenApiDocument {
         "with the reason's HTTP status; every operation is also an RPC over gRPC, gRPC-Web and Connect.",
     },
     servers: [{ url: "/" }],
-    tags: [...services].map(([name, typeName]) => ({ name, description: `gRPC service \`${typeName}\`.` })),
+    tags: [...services].map(([name, typeName]) => ({
+      name,
+      description: [protoComments[typeName], `gRPC service \`${typeName}\`.`].filter(Boolean).join(" "),
+    })),
     paths,
     components: {
       schemas: { ...schemas.components(), Error: errorSchema() },
-      responses: errorResponses(byStatus),
       securitySchemes,
     },
   };

@@ -15,6 +15,7 @@ import {
   universalRequestFromNodeRequest,
   universalResponseToNodeResponse,
 } from "@connectrpc/connect-node";
+import type { Reason } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import { runInRequestScope } from "../logging/request-scope.js";
 import { createCors, type CorsOptions } from "./cors.js";
@@ -39,6 +40,16 @@ export interface ServiceModule {
   register(router: ConnectRouter): void;
   /** Methods callable without credentials (documented as such in the OpenAPI document). */
   publicMethods?: ReadonlySet<DescMethod>;
+  /**
+   * Fields of a `body: "*"` method that clients send in the query string instead (documented as
+   * query parameters; the transcoder takes any field from either).
+   */
+  queryParameters?: ReadonlyMap<DescMethod, readonly string[]>;
+  /**
+   * The reasons each method's handler answers, listed in the OpenAPI document with those of the
+   * interceptors and the transcoder; a method without an entry is documented with every reason.
+   */
+  errorReasons?: ReadonlyMap<DescMethod, readonly Reason[]>;
   /** Faster REST encodings of some answer types than protobuf's generic `toJson` (same JSON). */
   restEncoders?: RestEncoder[];
 }
@@ -56,7 +67,15 @@ export interface RequestHandlerOptions {
   logger: Logger;
   /** Which browser origins may call the API; default any. */
   cors?: CorsOptions;
+  /**
+   * Reasons the `interceptors` answer: `any` on every call, `authenticated` on calls of methods
+   * that are not public (documented with each operation).
+   */
+  interceptorReasons?: { any: readonly Reason[]; authenticated: readonly Reason[] };
 }
+
+/** What the transcoder and the error boundaries can answer on any call. */
+const transportReasons: readonly Reason[] = ["validation_failed", "bad_json", "unsupported_media_type", "payload_too_large", "internal_error"];
 
 /**
  * Builds the one request listener behind the port: CORS, health endpoints (`/health`, `/ready`, and
@@ -110,7 +129,18 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
 
   const publicMethods = new Set(options.modules.flatMap((module) => [...(module.publicMethods ?? [])]));
   const docs = createDocsRoutes(
-    buildOpenApiDocument({ bindings, publicMethods, title: "HeliosDB Nano", version: packageVersion() }),
+    buildOpenApiDocument({
+      bindings,
+      publicMethods,
+      queryParameters: new Map(options.modules.flatMap((module) => [...(module.queryParameters ?? [])])),
+      errorReasons: new Map(options.modules.flatMap((module) => [...(module.errorReasons ?? [])])),
+      commonReasons: {
+        any: [...transportReasons, ...(options.interceptorReasons?.any ?? [])],
+        authenticated: options.interceptorReasons?.authenticated ?? [],
+      },
+      title: "HeliosDB Nano",
+      version: packageVersion(),
+    }),
   );
   const cors = createCors(options.cors ?? { origins: "*" });
 

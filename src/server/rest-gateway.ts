@@ -199,10 +199,10 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
 
   async function readJsonBody(req: NodeServerRequest): Promise<unknown> {
     const declared = Number(req.headers["content-length"] ?? "0");
-    if (declared > maxBodyBytes) throw new RestInputError(apiError("payload_too_large"));
+    if (declared > maxBodyBytes) throw new RestInputError(bodyTooLarge(maxBodyBytes));
     const contentType = String(req.headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     const body = await readBody(req, maxBodyBytes);
-    if (body === "too_large") throw new RestInputError(apiError("payload_too_large"));
+    if (body === "too_large") throw new RestInputError(bodyTooLarge(maxBodyBytes));
     if (body.length === 0) return undefined;
     // curl's `-d` without `-H` sends form encoding; the guide's own examples rely on JSON passing through it.
     const jsonish =
@@ -219,6 +219,13 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
   }
 
   return { handle };
+}
+
+/** The refusal of a body over `maxBytes`, naming the limit and its flag. */
+function bodyTooLarge(maxBytes: number): ConnectError {
+  return apiError("payload_too_large", `Request body is larger than the limit of ${maxBytes} bytes (--max-body-bytes)`, {
+    metadata: { limit: String(maxBytes) },
+  });
 }
 
 /**

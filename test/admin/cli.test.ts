@@ -87,6 +87,36 @@ describe("heliosdb-nano admin on embedded storage", () => {
   });
 });
 
+describe("heliosdb-nano admin on a data directory without storage", () => {
+  const parent = freshDataDir("admin-cli-new");
+  afterAll(() => removeDataDir(parent));
+
+  it("refuses a --data-dir that holds no storage (a typo), creating nothing", async () => {
+    const typo = join(parent, "helios-dta");
+    const result = await admin(["create-key", "--name", "ops", "--scopes", "admin", "--data-dir", typo]);
+    expect(result.code).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr.trim().split("\n")).toEqual([
+      `heliosdb-nano admin: no embedded storage in ${typo}: check --data-dir (a server keeps its storage in ./helios-data ` +
+        "of the folder it was started in, unless given --data-dir), or pass --create to create it there",
+    ]);
+    expect(existsSync(typo)).toBe(false);
+    expect((await admin(["--help"])).stdout).toContain("--create");
+  });
+
+  it("creates the storage with --create, and a server started there accepts the key", async () => {
+    const dataDir = join(parent, "helios-data");
+    const key = expectKey(await admin(["create-key", "--name", "ops", "--scopes", "admin", "--data-dir", dataDir, "--create"]));
+    expect(existsSync(join(dataDir, "pg", "PG_VERSION"))).toBe(true);
+    const server = await startTestServer("embedded", ["--data-dir", dataDir]);
+    try {
+      expect((await tenantsWith(server, key)).tenants.map((t) => t.id)).toContain("default");
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("heliosdb-nano admin command line", () => {
   it("prints its help, and exits 2 with one line on a bad command line", async () => {
     const help = await admin(["--help"]);

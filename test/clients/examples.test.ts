@@ -88,4 +88,41 @@ describe.each(backends)("the guide's examples (examples/) on %s storage", (backe
     const [result] = jsonLines(stdout);
     expectUsers(result);
   });
+
+  /** Runs an example that must fail: its exit code and output. */
+  const failing = async (command: string, args: string[], extraEnv: Record<string, string> = {}) => {
+    try {
+      await run(command, args, { env: { ...env(), ...extraEnv } });
+      throw new Error("the example succeeded");
+    } catch (error) {
+      const failed = error as { code: number; stdout: string; stderr: string };
+      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+    }
+  };
+  const expectExplained = (result: { code: number; stdout: string; stderr: string }, what: RegExp) => {
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(what);
+    expect(result.stderr).toContain("Usage:");
+    expect(result.stderr).toContain("/auth/v1/signup");
+    expect(result.stderr + result.stdout).not.toMatch(/Traceback|KeyError|Bearer null|Bearer None|missing authorization/i);
+    expect(jsonLines(result.stdout)).toEqual([]); // no query was sent
+  };
+
+  it.skipIf(!python)("the Python example explains a failed sign-in and an unreachable server", async () => {
+    const script = `${examples}python/heliosdb_client.py`;
+    expectExplained(
+      await failing(python ?? "python3", [script], { HELIOS_PASSWORD: "wrong-password-123" }),
+      /sign-in as .* failed: 400 invalid_credentials: Invalid login credentials/,
+    );
+    expectExplained(await failing(python ?? "python3", [script, "http://127.0.0.1:9"]), /cannot reach http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it("the cURL script explains a failed sign-in and an unreachable server", async () => {
+    const script = `${examples}curl/heliosdb.sh`;
+    expectExplained(
+      await failing("bash", [script, server.url, "nobody@example.com", "wrong-password-123"]),
+      /sign-in as nobody@example\.com at .* failed: \{"error":"invalid_credentials"/,
+    );
+    expectExplained(await failing("bash", [script, "http://127.0.0.1:9"]), /failed: curl: \(7\)/);
+  });
 });

@@ -81,10 +81,10 @@ describe.each(backends)("GET /openapi.json on %s storage", (backend) => {
     const session = schemas["helios.auth.v1.Session"] as { properties: Record<string, Json> };
     expect(session.properties).toEqual({
       access_token: { type: "string" },
-      token_type: { type: "string" },
-      expires_in: { type: "integer", format: "int32" },
-      expires_at: { type: "integer", format: "uint32", minimum: 0, maximum: 4294967295 },
-      refresh_token: { type: "string" },
+      token_type: { type: "string", description: 'Always "bearer".' },
+      expires_in: { type: "integer", format: "int32", description: "Lifetime of the access token in seconds." },
+      expires_at: { type: "integer", format: "uint32", minimum: 0, maximum: 4294967295, description: "Expiry of the access token in Unix seconds." },
+      refresh_token: { type: "string", description: "Opaque, single-use; rotated by every refresh." },
       user: { $ref: "#/components/schemas/helios.auth.v1.User" },
     });
     const user = schemas["helios.auth.v1.User"] as { properties: Record<string, Json> };
@@ -95,8 +95,12 @@ describe.each(backends)("GET /openapi.json on %s storage", (backend) => {
       last_sign_in_at: { type: "string", format: "date-time" },
     });
     const request = schemas["helios.query.v1.QueryRequest"] as { properties: Record<string, Json> };
-    expect(request.properties.params).toEqual({ type: "array", items: { description: "Any JSON value." } });
-    expect(request.properties.array_mode).toEqual({ type: "boolean" });
+    expect(request.properties.params).toEqual({
+      type: "array",
+      items: { description: "Any JSON value." },
+      description: "Values for $1..$n, as JSON values.",
+    });
+    expect(request.properties.array_mode).toEqual({ type: "boolean", description: "Rows as arrays instead of objects (for duplicate column names)." });
     const signUp = document.paths["/auth/v1/signup"]?.post;
     expect(signUp?.requestBody).toMatchObject({
       content: { "application/json": { schema: { $ref: "#/components/schemas/helios.auth.v1.SignUpRequest" } } },
@@ -107,9 +111,9 @@ describe.each(backends)("GET /openapi.json on %s storage", (backend) => {
     const readQuery = document.paths["/api/v1/query"]?.get;
     expect(readQuery?.requestBody).toBeUndefined();
     expect(readQuery?.parameters).toEqual([
-      { name: "sql", in: "query", schema: { type: "string" } },
-      expect.objectContaining({ name: "params", in: "query", content: { "application/json": { schema: request.properties.params } } }),
-      { name: "array_mode", in: "query", schema: { type: "boolean" } },
+      expect.objectContaining({ name: "sql", in: "query", schema: { type: "string" } }),
+      expect.objectContaining({ name: "params", in: "query", content: { "application/json": { schema: { type: "array", items: { description: "Any JSON value." } } } } }),
+      expect.objectContaining({ name: "array_mode", in: "query", schema: { type: "boolean" } }),
     ]);
   });
 
@@ -132,25 +136,36 @@ describe.each(backends)("GET /openapi.json on %s storage", (backend) => {
     expect(field?.type).toMatchObject({ type: "string", enum: expect.arrayContaining(["TYPE_INT64", "TYPE_STRING"]) });
   });
 
-  it("carries the error catalogue: an Error schema of every reason and error responses by status", () => {
+  it("carries the error catalogue as the Error schema, and lists per operation only the reasons it can answer", () => {
     const reasons = Object.keys(catalogue);
     const error = document.components.schemas.Error as { required: string[]; properties: Record<string, Json> };
     expect(error.required).toEqual(["error", "message"]);
     expect(error.properties.error).toMatchObject({ type: "string", enum: reasons });
-    const statuses = [...new Set(Object.values(catalogue).map((entry) => String(entry.status)))].sort();
-    for (const [path, operations] of Object.entries(document.paths)) {
-      for (const [method, operation] of Object.entries(operations)) {
-        const errorStatuses = Object.keys(operation.responses).filter((status) => Number(status) >= 400).sort();
-        expect(errorStatuses, `${method} ${path}`).toEqual(statuses);
-      }
-    }
-    const unauthorized = document.components.responses.Error401 as { description: string; content: Record<string, { examples: Json }> };
-    for (const reason of ["unauthorized", "invalid_token", "token_expired", "session_revoked"]) {
-      expect(unauthorized.description).toContain(`\`${reason}\``);
-      expect(unauthorized.content["application/json"]?.examples[reason]).toEqual({
-        value: { error: reason, message: catalogue[reason as keyof typeof catalogue].message },
-      });
-    }
+    type ErrorResponse = { description: string; content: Record<string, { examples: Record<string, Json> }> };
+    const reasonsOf = (path: string, method: string) =>
+      Object.entries(document.paths[path]?.[method]?.responses ?? {})
+        .filter(([status]) => Number(status) >= 400)
+        .flatMap(([status, response]) => {
+          const examples = (response as ErrorResponse).content["application/json"]?.examples ?? {};
+          for (const [reason, example] of Object.entries(examples)) {
+            // Each reason sits under its own status, with the catalogue's text as its example.
+            expect(String(catalogue[reason as keyof typeof catalogue].status)).toBe(status);
+            expect(example).toEqual({ value: { error: reason, message: catalogue[reason as keyof typeof catalogue].message } });
+          }
+          return Object.keys(examples);
+        })
+        .sort();
+    const signUp = reasonsOf("/auth/v1/signup", "post");
+    expect(signUp).toEqual(expect.arrayContaining(["weak_password", "user_already_exists", "signup_disabled", "payload_too_large", "bad_json"]));
+    expect(signUp).not.toEqual(expect.arrayContaining(["unauthorized"]));
+    for (const absent of ["unauthorized", "sql_error", "tenant_not_found", "token_expired"]) expect(signUp).not.toContain(absent);
+    const query = reasonsOf("/api/v1/query", "post");
+    expect(query).toEqual(expect.arrayContaining(["sql_error", "parameter_count_mismatch", "too_many_queries", "unauthorized", "token_expired", "storage_unavailable"]));
+    for (const absent of ["weak_password", "user_already_exists", "tenant_not_found", "invalid_credentials"]) expect(query).not.toContain(absent);
+    const user = reasonsOf("/auth/v1/user", "get");
+    expect(user).toContain("unauthorized");
+    expect(user).not.toContain("sql_error");
+    expect(user.length).toBeLessThan(reasons.length);
   });
 
   it("declares Bearer, X-API-Key and ?apikey=, optional only on sign-up, sign-in and refresh", () => {
@@ -175,6 +190,31 @@ describe.each(backends)("GET /openapi.json on %s storage", (backend) => {
     const user = document.components.schemas["helios.auth.v1.User"] as { properties: Json };
     expect(Object.keys(account.session).sort()).toEqual(Object.keys(session.properties).sort());
     expect(Object.keys(account.session.user).sort()).toEqual(Object.keys(user.properties).sort());
+  });
+
+  it("describes fields, operations and services with the protos' comments", () => {
+    const request = document.components.schemas["helios.query.v1.QueryRequest"] as { description: string; properties: Record<string, Json> };
+    expect(request.description).toBe("QueryRequest is one SQL statement with its parameters.");
+    expect(request.properties.sql?.description).toContain("?sql=");
+    expect(request.properties.params?.description).toBe("Values for $1..$n, as JSON values.");
+    const read = document.paths["/api/v1/query"]?.get as Operation & { description: string };
+    expect(read.description).toMatch(/^Runs a statement in a read-only transaction/);
+    expect(read.parameters?.find((p) => p.name === "sql")?.description).toContain("?sql=");
+    const tag = (document as unknown as { tags: Json[] }).tags.find((t) => t.name === "QueryService");
+    expect(tag?.description).toMatch(/^QueryService runs one SQL statement/);
+    const token = document.paths["/auth/v1/token"]?.post as Operation;
+    expect(token.parameters).toEqual([
+      expect.objectContaining({ name: "grant_type", in: "query", schema: { type: "string" }, description: expect.stringContaining("refresh_token") }),
+    ]);
+  });
+
+  it("redirects /docs/ to the reference page", async () => {
+    const res = await fetch(`${server.url}/docs/`, { redirect: "manual" });
+    expect(res.status).toBe(301);
+    expect(new URL(res.headers.get("location") ?? "", `${server.url}/docs/`).pathname).toBe("/docs");
+    const followed = await fetch(`${server.url}/docs/`);
+    expect(followed.status).toBe(200);
+    expect(await followed.text()).toContain("swagger-ui");
   });
 
   it("is served for GET only", async () => {

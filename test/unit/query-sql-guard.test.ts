@@ -242,16 +242,25 @@ describe("SQL guard: scopes", () => {
   });
 
   it("classifies kind, command and read-only", () => {
-    expect(guard.classify("select 1")).toEqual({ kind: "select", command: "SELECT", readOnly: true, requiresScope: "read" });
+    expect(guard.classify("select 1")).toEqual({ kind: "select", command: "SELECT", readOnly: true, requiresScope: "read", placeholders: 0 });
     expect(guard.classify("with d as (insert into t values (1) returning *) select * from d")).toEqual({
       kind: "select",
       command: "SELECT",
       readOnly: false,
       requiresScope: "write",
+      placeholders: 0,
     });
     expect(guard.classify("insert into t values (1)")).toMatchObject({ kind: "insert", command: "INSERT" });
     expect(guard.classify("truncate t")).toMatchObject({ kind: "truncate", requiresScope: "admin" });
     expect(guard.classify("create table t (id int)")).toMatchObject({ kind: "ddl", command: "CREATE TABLE" });
+  });
+
+  it("counts the parameters a statement needs by its highest $n, wherever it appears", () => {
+    expect(guard.classify("select $1::int").placeholders).toBe(1);
+    expect(guard.classify("select $3::int").placeholders).toBe(3);
+    expect(guard.classify("select '$1', $1 from t where a = $2 and b in (select $1)").placeholders).toBe(2);
+    expect(guard.classify("with d as (insert into t values ($4) returning *) select * from d").placeholders).toBe(4);
+    expect(guard.classify("select 1 -- $9").placeholders).toBe(0);
   });
 });
 

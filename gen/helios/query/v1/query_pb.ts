@@ -22,6 +22,9 @@ export const file_helios_query_v1_query: GenFile = /*@__PURE__*/
  */
 export type QueryRequest = Message<"helios.query.v1.QueryRequest"> & {
   /**
+   * One SQL statement, with $1..$n placeholders for params. GET passes it as
+   * the query parameter ?sql= (URL-encoded).
+   *
    * @generated from field: string sql = 1;
    */
   sql: string;
@@ -115,7 +118,8 @@ export type QueryResponse = Message<"helios.query.v1.QueryResponse"> & {
 
   /**
    * What the service says about the statement: the kind of table DDL made (tenant, owned or
-   * shared), and unique or foreign keys of a tenant table that do not include tenant_id.
+   * shared), unique or foreign keys of a tenant table that do not include tenant_id, and a
+   * result cut at the row cap (the limit and the flag that changes it).
    *
    * @generated from field: repeated string notices = 6;
    */
