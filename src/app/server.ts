@@ -14,6 +14,7 @@ import { listen } from "../server/listener.js";
 import { createMetrics } from "../server/metrics.js";
 import { createQueryModule } from "../query/query-module.js";
 import { createRequestHandler } from "../server/request-handler.js";
+import { createRestModule } from "../rest/rest-module.js";
 import { createRequestScopeInterceptor } from "../server/request-observer.js";
 import { createServingState } from "../server/serving-state.js";
 
@@ -48,6 +49,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const admin = createAdminModule({ orm: storage.orm, accounts: auth.accounts, defaultTenant: config.auth.defaultTenant, logger });
     const query = await createQueryModule({ config: config.query, storage, jwtSecret, logger });
     closeQuery = () => query.close();
+    const rest = createRestModule({ executor: query.executor, config: config.rest, rowCap: config.query.rowCap, maxBodyBytes: config.maxBodyBytes });
     const bus = await startInvalidationBus({
       url: storage.ownerUrl,
       targets: auth.invalidation,
@@ -76,6 +78,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         }),
       ],
       maxBodyBytes: config.maxBodyBytes,
+      routes: [rest.route],
       cors: config.cors,
       logger,
       serving,

@@ -40,6 +40,13 @@ export interface QueryConfig {
   maxConcurrentPerTenant: number;
 }
 
+/** Bounds on what one `/rest/v1` request may ask for. */
+export interface RestConfig {
+  maxQueryBytes: number;
+  maxInList: number;
+  maxDepth: number;
+}
+
 /** The validated configuration of one server process. */
 export interface Config {
   mode: "server";
@@ -55,6 +62,7 @@ export interface Config {
   cors: { origins: "*" | string[] };
   auth: AuthConfig;
   query: QueryConfig;
+  rest: RestConfig;
 }
 
 /** A flag value that cannot be used; the CLI prints the message and exits non-zero. */
@@ -98,6 +106,9 @@ export const flags = {
   "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
   "max-concurrent-queries": { type: "string", help: "concurrent queries per tenant (default 8)" },
   "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
+  "rest-max-query-bytes": { type: "string", help: "longest /rest query string in bytes (default 8192)" },
+  "rest-max-in-list": { type: "string", help: "most values of one /rest in.(...) or (any) list (default 1000)" },
+  "rest-max-depth": { type: "string", help: "deepest /rest and/or nesting and embedding (default 8)" },
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
   "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
   "tls-key": { type: "string", help: "PEM private key" },
@@ -264,6 +275,11 @@ export function configFromValues(values: Record<string, string | boolean | undef
       rowCap: integer("row-cap", str("row-cap"), 10_000, 1, 1_000_000),
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
+    },
+    rest: {
+      maxQueryBytes: integer("rest-max-query-bytes", str("rest-max-query-bytes"), 8192, 256, 1024 * 1024),
+      maxInList: integer("rest-max-in-list", str("rest-max-in-list"), 1000, 1, 100_000),
+      maxDepth: integer("rest-max-depth", str("rest-max-depth"), 8, 1, 64),
     },
   };
 }

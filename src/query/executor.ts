@@ -49,6 +49,11 @@ export interface QueryExecutor {
   execute(request: QueryRequest): Promise<QueryResult>;
   /** Connections of the query pool now, or undefined once it is closed. */
   poolStats(): PoolStats | undefined;
+  /**
+   * Calls `listener` after every DDL statement this executor commits (caches of the schema, such
+   * as `/rest`'s catalogue, forget it at once); answers the function that stops calling it.
+   */
+  onSchemaChange(listener: () => void): () => void;
   /** Closes the connection pool. */
   close(): Promise<void>;
 }
@@ -105,6 +110,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
   });
   // Generous: statement_timeout cancels long statements server-side; this only catches a dead server.
   const deadlineMs = config.statementTimeoutMs + 10_000;
+  const schemaListeners = new Set<() => void>();
 
   function fail(failure: unknown, statement: StatementClass): ConnectError {
     const mapped = mapDatabaseError(failure);
@@ -148,6 +154,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         } finally {
           client.release(broken);
         }
+        if (statement.kind === "ddl") for (const listener of schemaListeners) listener();
         try {
           return await toResult(outcome, statement, types, request.arrayMode === true);
         } catch (error) {
@@ -158,6 +165,10 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
       } finally {
         release();
       }
+    },
+    onSchemaChange(listener) {
+      schemaListeners.add(listener);
+      return () => schemaListeners.delete(listener);
     },
     poolStats: () =>
       pool.ended ? undefined : { used: pool.totalCount - pool.idleCount, idle: pool.idleCount, pending: pool.waitingCount },

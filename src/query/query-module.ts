@@ -11,11 +11,13 @@ import { restEncoder } from "../server/rest-gateway.js";
 import type { HandlerContext } from "@connectrpc/connect";
 import { authenticatorUrl, deriveAuthenticatorPassword } from "./authenticator.js";
 import { setupDatabaseRoles } from "./database-roles.js";
-import { createQueryExecutor } from "./executor.js";
+import { createQueryExecutor, type QueryExecutor } from "./executor.js";
 import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.js";
 
 /** QueryService, with the pool it owns. */
 export interface QueryModule extends ServiceModule {
+  /** The executor behind QueryService, which the other data APIs (`/rest`) run their statements through. */
+  executor: QueryExecutor;
   /** Connections of the query pool now, or undefined once it is closed. */
   poolStats(): PoolStats | undefined;
   /** Closes the query pool. */
@@ -62,6 +64,7 @@ export async function createQueryModule(deps: {
   };
 
   return {
+    executor,
     services: [QueryService],
     register: (router) =>
       router.service(QueryService, {

@@ -23,7 +23,8 @@ import { healthServices, registerHealth } from "./grpc-health.js";
 import { handleHealth } from "./health.js";
 import { restBindings } from "./http-rules.js";
 import { sendError } from "./http-response.js";
-import type { NodeHandlerFn, NodeServerRequest } from "./node-types.js";
+import { createInProcessCall, type InProcessCall } from "./in-process-call.js";
+import type { NodeHandlerFn, NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { handleMetrics, type Metrics } from "./metrics.js";
 import { buildOpenApiDocument, packageVersion } from "./openapi.js";
 import { registerReflection } from "./reflection.js";
@@ -43,6 +44,15 @@ export interface ServiceModule {
   restEncoders?: RestEncoder[];
 }
 
+/**
+ * An HTTP route that is no RPC (such as `/rest/v1`): it runs its work through `call`, the server's
+ * interceptors, so that it shares their authentication, error handling, logging and metrics.
+ */
+export interface HttpRoute {
+  /** Serves `req` if its path is this route's; resolves false otherwise. */
+  handle(req: NodeServerRequest, res: NodeServerResponse, call: InProcessCall): Promise<boolean>;
+}
+
 /** What the request handler serves. */
 export interface RequestHandlerOptions {
   modules: ServiceModule[];
@@ -56,6 +66,8 @@ export interface RequestHandlerOptions {
   logger: Logger;
   /** Which browser origins may call the API; default any. */
   cors?: CorsOptions;
+  /** Routes tried after the REST paths of the RPCs, before answering 404. */
+  routes?: HttpRoute[];
 }
 
 /**
@@ -113,6 +125,12 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
     buildOpenApiDocument({ bindings, publicMethods, title: "HeliosDB Nano", version: packageVersion() }),
   );
   const cors = createCors(options.cors ?? { origins: "*" });
+  const call = createInProcessCall({ interceptors: options.interceptors, contextValues });
+  const routes = options.routes ?? [];
+  const serveRoutes = async (req: NodeServerRequest, res: NodeServerResponse): Promise<boolean> => {
+    for (const route of routes) if (await route.handle(req, res, call)) return true;
+    return false;
+  };
 
   const readiness = () => options.serving.readiness();
 
@@ -133,6 +151,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
           )
             .then((done) => done || docs.handle(req, res, path))
             .then((done) => done || gateway.handle(req, res))
+            .then((done) => done || serveRoutes(req, res))
             .then((done) => {
               if (done) return;
               noteRequestReason("not_found");

@@ -3,39 +3,9 @@ import { toJson } from "@bufbuild/protobuf";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { QueryResponseSchema, QueryService } from "../../gen/helios/query/v1/query_pb.js";
-import {
-  authApi,
-  expectOk,
-  generousLimits,
-  rest,
-  rpcFailure,
-  rpcTransport,
-  strongPassword,
-  uniqueEmail,
-  type RestResponse,
-} from "../auth/support/auth-api.js";
+import { generousLimits, rest, rpcFailure, rpcTransport, type RestResponse } from "../auth/support/auth-api.js";
+import { member, type Member } from "../support/members.js";
 import { backends, startTestServer, type TestServer } from "../support/server.js";
-
-/** A signed-in principal of the test world. */
-interface Member {
-  token: string;
-  tenant: string;
-}
-
-/**
- * Signs a user up through the API, then (as the schema owner, since tenant administration is a
- * later issue) places it in `tenant` with `scopes`, and signs in so the token carries both.
- */
-async function member(server: TestServer, owner: pg.Client, tenant: string, scopes: string[]): Promise<Member> {
-  const api = authApi("rest", server.url);
-  const email = uniqueEmail(tenant);
-  const password = strongPassword();
-  expectOk(await api.signUp(email, password));
-  await owner.query("INSERT INTO auth.tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [tenant]);
-  await owner.query("UPDATE auth.users SET tenant_id = $1, scopes = $2 WHERE email = $3", [tenant, scopes, email]);
-  const session = expectOk(await api.token({ email, password }));
-  return { token: session.access_token, tenant };
-}
 
 describe.each(backends)("QueryService on %s storage", (backend) => {
   let server: TestServer;
