@@ -332,17 +332,14 @@ function collectShaping(root: Node, query: URLSearchParams, limits: SyntaxLimits
   }
 }
 
-/** The count expression asked for by `Prefer: count=…`, over `node`'s filtered rows. */
+/**
+ * The count asked for by `Prefer: count=…`, over `node`'s filtered rows, as the caller may see
+ * them. `planned` and `estimated` are answered exactly too: the planner's statistics
+ * (`pg_class.reltuples`, EXPLAIN) count every tenant's rows, which is not the caller's to know.
+ */
 function countExpression(builder: Builder, node: Node, where: string, count: Preferences["count"]): string {
   if (count === undefined) return "NULL::bigint";
-  const exact = `(SELECT pg_catalog.count(*) FROM ${builder.from(node)}${where})`;
-  if (count === "exact") return exact;
-  // The planner's estimate of the table (filters aside), or the exact count before the first ANALYZE.
-  const planned = `coalesce((SELECT CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END FROM pg_catalog.pg_class c WHERE c.oid = ${builder.param(`public.${q(node.table.name)}`)}::regclass), ${exact})`;
-  if (count === "planned") return planned;
-  // Exact up to the row cap, planned beyond it (PostgREST's estimated count).
-  const capped = `(SELECT pg_catalog.count(*) FROM (SELECT 1 FROM ${builder.from(node)}${where} LIMIT ${builder.param(builder.limits.maxRows + 1)}::bigint) _pgrst_c)`;
-  return `CASE WHEN ${capped} <= ${builder.param(builder.limits.maxRows)}::bigint THEN ${capped} ELSE ${planned} END`;
+  return `(SELECT pg_catalog.count(*) FROM ${builder.from(node)}${where})`;
 }
 
 /**
@@ -408,7 +405,7 @@ export function translate(request: RestRequest, catalogue: Catalogue, limits: Tr
   const reading = request.method === "GET" || request.method === "HEAD";
   const returnPref = reading ? "representation" : (prefer.return ?? "minimal");
   if (!reading && prefer.return !== undefined) applied.push(`return=${prefer.return}`);
-  if (prefer.count !== undefined) applied.push(`count=${prefer.count}`);
+  if (prefer.count !== undefined) applied.push("count=exact");
 
   const items = parseSelect(query.get("select") ?? "*", limits);
   const root = builder.node(table, items, 0);
