@@ -273,7 +273,7 @@ class Builder {
   }
 
   /** Builds the node tree of `items` on `table`, resolving every embed against the catalogue. */
-  node(table: CatalogueTable, items: SelectItem[], depth: number): Node {
+  node(table: CatalogueTable, items: SelectItem[]): Node {
     const node: Node = { table, alias: this.alias(), items, shaping: { conditions: [] }, children: new Map() };
     for (const item of items) {
       if (item.kind !== "embed") continue;
@@ -282,7 +282,7 @@ class Builder {
         throw restError("rest_bad_query", `A spread operation on '${item.relation}' is not possible: it is a to-many relationship`);
       }
       const key = item.alias ?? item.relation;
-      node.children.set(key, { node: this.node(relationship.target, item.items, depth + 1), relationship, item });
+      node.children.set(key, { node: this.node(relationship.target, item.items), relationship, item });
     }
     return node;
   }
@@ -408,7 +408,7 @@ export function translate(request: RestRequest, catalogue: Catalogue, limits: Tr
   if (prefer.count !== undefined) applied.push("count=exact");
 
   const items = parseSelect(query.get("select") ?? "*", limits);
-  const root = builder.node(table, items, 0);
+  const root = builder.node(table, items);
   collectShaping(root, query, limits, !reading);
   if (reading && request.range && root.shaping.limit === undefined && root.shaping.offset === undefined) {
     root.shaping.offset = request.range.offset;
