@@ -221,34 +221,62 @@ export interface CatalogueCache {
 interface Entry {
   loaded: Promise<Catalogue>;
   at: number;
+  /** A reload started when the entry went stale, served once it completes. */
+  refreshing?: Promise<Catalogue>;
 }
 
 /**
  * Caches one catalogue per database role (tenants share a role and RLS does not hide catalogue
- * rows, so they share a catalogue). An entry lives `ttlMs`: DDL run through this instance forgets
- * it at once (see `QueryExecutor.onSchemaChange`), DDL run elsewhere is seen within `ttlMs`.
+ * rows, so they share a catalogue). DDL run through this instance forgets every entry at once (see
+ * `QueryExecutor.onSchemaChange`). An entry older than `ttlMs` is reloaded, so DDL run elsewhere
+ * is seen within `ttlMs` plus one load; while that reload runs, requests keep the entry they have
+ * (a reload costs tens of milliseconds, which every request of the moment would otherwise wait),
+ * unless it is older than twice `ttlMs`, when they wait for the reload.
  */
 export function createCatalogueCache(options: CatalogueCacheOptions): CatalogueCache {
   const ttlMs = options.ttlMs ?? 1000;
   const now = options.now ?? Date.now;
   const entries = new Map<string, Entry>();
+  let generation = 0;
+
+  const load = (principal: Principal, tenantOverride: string | undefined): Entry => ({
+    at: now(),
+    loaded: options.executor
+      .execute({ principal, sql: catalogueSql, readOnly: true, tenantOverride })
+      .then((result) => buildCatalogue((result.rows[0] as Record<string, JsonValue> | undefined)?.catalogue ?? [])),
+  });
+
   return {
     get(principal, tenantOverride) {
       const role = resolveAccess(principal, { tenantOverride }).role;
       const cached = entries.get(role);
-      if (cached && now() - cached.at < ttlMs) return cached.loaded;
-      const entry: Entry = {
-        at: now(),
-        loaded: options.executor
-          .execute({ principal, sql: catalogueSql, readOnly: true, tenantOverride })
-          .then((result) => buildCatalogue((result.rows[0] as Record<string, JsonValue> | undefined)?.catalogue ?? [])),
-      };
+      const age = cached === undefined ? Infinity : now() - cached.at;
+      if (cached && age < ttlMs) return cached.loaded;
+      if (cached && age < 2 * ttlMs) {
+        if (cached.refreshing === undefined) {
+          const started = generation;
+          const next = load(principal, tenantOverride);
+          cached.refreshing = next.loaded;
+          next.loaded.then(
+            // A reload that began before the schema changed is not kept.
+            () => {
+              if (generation === started && entries.get(role) === cached) entries.set(role, next);
+            },
+            () => delete cached.refreshing,
+          );
+        }
+        return cached.loaded;
+      }
+      const entry = load(principal, tenantOverride);
       entries.set(role, entry);
       entry.loaded.catch(() => {
         if (entries.get(role) === entry) entries.delete(role);
       });
       return entry.loaded;
     },
-    forget: () => entries.clear(),
+    forget() {
+      generation++;
+      entries.clear();
+    },
   };
 }
