@@ -239,12 +239,17 @@ export function createCatalogueCache(options: CatalogueCacheOptions): CatalogueC
   const entries = new Map<string, Entry>();
   let generation = 0;
 
-  const load = (principal: Principal, tenantOverride: string | undefined): Entry => ({
-    at: now(),
-    loaded: options.executor
+  // An entry's age counts from when its load completed: a slow load must not come back stale.
+  const load = (principal: Principal, tenantOverride: string | undefined): Entry => {
+    const timing = { at: now() };
+    const loaded = options.executor
       .execute({ principal, sql: catalogueSql, readOnly: true, tenantOverride })
-      .then((result) => buildCatalogue((result.rows[0] as Record<string, JsonValue> | undefined)?.catalogue ?? [])),
-  });
+      .then((result) => {
+        timing.at = now();
+        return buildCatalogue((result.rows[0] as Record<string, JsonValue> | undefined)?.catalogue ?? []);
+      });
+    return Object.assign(timing, { loaded });
+  };
 
   return {
     get(principal, tenantOverride) {

@@ -137,7 +137,7 @@ describe.each(backends)("GET /openapi.json on %s storage", (backend) => {
     const error = document.components.schemas.Error as { required: string[]; properties: Record<string, Json> };
     expect(error.required).toEqual(["error", "message"]);
     expect(error.properties.error).toMatchObject({ type: "string", enum: reasons });
-    const statuses = [...new Set(Object.values(catalogue).map((entry) => String(entry.status)))].sort();
+    const statuses = [...new Set(Object.values(catalogue).map((entry) => String(entry.status)))].filter((status) => Number(status) >= 400).sort();
     for (const [path, operations] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(operations)) {
         const errorStatuses = Object.keys(operation.responses).filter((status) => Number(status) >= 400).sort();
