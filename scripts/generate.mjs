@@ -15,6 +15,7 @@ const healthProtos = join(dirname(require.resolve("grpc-health-check/package.jso
 const files = [
   [googleProtos, "google/api/annotations.proto"],
   [googleProtos, "google/api/http.proto"],
+  [googleProtos, "google/api/httpbody.proto"],
   [googleProtos, "google/rpc/error_details.proto"],
   [reflectionProtos, "grpc/reflection/v1/reflection.proto"],
   [reflectionProtos, "grpc/reflection/v1alpha/reflection.proto"],

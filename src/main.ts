@@ -1,11 +1,13 @@
 import { runAdminCli } from "./cli/admin-cli.js";
+import { runGenCli } from "./cli/gen-types-cli.js";
 import { ConfigError, configFromValues, helpText, parseFlags } from "./config/config.js";
 import { createLogger } from "./logging/logger.js";
 import { startServer } from "./app/server.js";
 
 /**
  * CLI entry: flags → config → server; exits non-zero with a one-line reason on bad input.
- * `heliosdb-nano admin …` runs an administrative command instead (see `src/cli/`).
+ * `heliosdb-nano admin …` runs an administrative command instead, `heliosdb-nano gen types …`
+ * generates types (see `src/cli/`).
  */
 async function main(argv: string[]): Promise<void> {
   const parsed = parseFlags(argv, process.env);
@@ -35,7 +37,9 @@ async function main(argv: string[]): Promise<void> {
 }
 
 const argv = process.argv.slice(2);
-const run = argv[0] === "admin" ? runAdminCli(argv.slice(1)).then((code) => process.exit(code)) : main(argv);
+const subcommands: Record<string, (args: string[]) => Promise<number>> = { admin: runAdminCli, gen: runGenCli };
+const subcommand = argv[0] === undefined ? undefined : subcommands[argv[0]];
+const run = subcommand ? subcommand(argv.slice(1)).then((code) => process.exit(code)) : main(argv);
 
 run.catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);

@@ -5,10 +5,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreeLoopbackPort } from "../src/db/free-port.js";
+import { cliKey } from "./admin/support/admin-api.js";
 import { rest } from "./auth/support/auth-api.js";
 import { errorOf, getUser, signUp } from "./ops/support/api.js";
 import { pollUntil } from "./ops/support/wait.js";
-import { createScratchDatabase, externalDatabaseUrl } from "./support/postgres.js";
+import { createScratchDatabase, externalDatabaseUrl, freshDataDir, removeDataDir } from "./support/postgres.js";
 import { startTestServer, testJwtSecret, type TestServer } from "./support/server.js";
 
 const run = promisify(execFile);
@@ -41,6 +42,37 @@ describe("the README's usage block", () => {
     expect(stdout).toContain('"rows":[{"one":1}]');
     expect(stdout).toContain("helios.auth.v1.AuthService");
     expect(stdout).toContain('"email": "developer@example.com"');
+  });
+});
+
+describe("the README's schema block", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer("embedded");
+  });
+  afterAll(() => server?.close());
+
+  it("runs as written against a real server", async () => {
+    const dir = freshDataDir("readme-schema");
+    try {
+      const script = shellBlockAfter("## Schema")
+        .replaceAll("http://localhost:6543", server.url)
+        .replace("> database.types.ts", `> ${join(dir, "database.types.ts")}`);
+      const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
+        cwd: root,
+        env: { PATH: process.env.PATH, ADMIN_KEY: await cliKey(server, "read,write,admin") },
+        timeout: 90_000,
+      });
+      expect(stdout).toContain('CREATE TABLE "public"."orders" (');
+      expect(stdout).toContain('"placed_at" timestamptz,');
+      expect(stdout).toContain('{"applied":true,"relationships":["purchases.customer_id -> customers.id"]}');
+      expect(stdout).toContain('[["sku","text"],["price","numeric"],["tenant_id","text"]]');
+      expect(stdout).toContain('{"rls_enabled":true,"columns":["id","customer_id","item","tenant_id"]}');
+      const types = readFileSync(join(dir, "database.types.ts"), "utf8");
+      expect(types).toContain('"purchases": {');
+    } finally {
+      await removeDataDir(dir);
+    }
   });
 });
 
@@ -79,4 +111,31 @@ describe.skipIf(!external)("the README's several-instances block", () => {
       await scratch.drop();
     }
   }, 180_000);
+});
+
+describe("the README's data model block", () => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer("embedded");
+  });
+  afterAll(() => server?.close());
+
+  it("runs as written and shows each kind of table at work", async () => {
+    const script = shellBlockAfter("## Data model").replaceAll("http://localhost:6543", server.url);
+    const { stdout } = await run("bash", ["-euo", "pipefail", "-c", script], {
+      cwd: root,
+      env: { PATH: process.env.PATH, ADMIN_KEY: await cliKey(server) },
+      timeout: 60_000,
+    });
+    const answers = stdout.trim().split("\n").map((line) => JSON.parse(line) as { rows: unknown[]; row_count: number; notices: string[] });
+    expect(answers).toHaveLength(12);
+    expect(answers[0]?.notices).toEqual([expect.stringMatching(/^table todos is an owned table/)]);
+    expect(answers[2]?.rows).toEqual([{ bobs_view: 0 }]);
+    expect(answers[3]?.notices).toEqual([expect.stringMatching(/^table products is a shared table/)]);
+    expect(answers[5]?.rows).toEqual([{ name: "anvil" }]);
+    expect(answers[6]?.row_count).toBe(0);
+    expect(answers[7]?.notices).toEqual([expect.stringMatching(/^table notes is a tenant table/)]);
+    expect(answers[10]?.row_count).toBe(0);
+    expect(answers[11]?.rows).toEqual([{ body: "hello" }]);
+  });
 });

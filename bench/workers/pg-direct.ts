@@ -51,7 +51,7 @@ export type PgDirectSpec = (RlsSpec | RefreshSpec) & {
 };
 
 async function rlsCall(pool: pg.Pool, spec: RlsSpec): Promise<() => Promise<void>> {
-  const access = resolveAccess({ tenantId: spec.tenantId, scopes: spec.scopes });
+  const access = resolveAccess({ kind: "api_key", id: "bench", role: "authenticated", tenantId: spec.tenantId, scopes: spec.scopes });
   const setup = requestSetup(access, spec.statementTimeoutMs);
   const statement = { text: spec.sql, values: encodeParams(spec.params) };
   return async () => {

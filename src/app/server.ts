@@ -13,6 +13,7 @@ import type { Logger } from "../logging/logger.js";
 import { listen } from "../server/listener.js";
 import { createMetrics } from "../server/metrics.js";
 import { createQueryModule } from "../query/query-module.js";
+import { createSchemaModule } from "../schema/schema-module.js";
 import { createRequestHandler } from "../server/request-handler.js";
 import { createRestModule } from "../rest/rest-module.js";
 import { createRequestScopeInterceptor } from "../server/request-observer.js";
@@ -66,6 +67,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         auth,
         query,
         admin,
+        createSchemaModule({ executor: query.executor, config: config.schema }),
       ],
       interceptors: [
         createRequestScopeInterceptor(),

@@ -35,7 +35,9 @@ export function adminHelpText(): string {
   const commands = Object.entries(adminCommands).flatMap(([name, command]) => [
     "",
     `heliosdb-nano admin ${name}: ${command.summary}`,
-    ...Object.entries(command.flags).map(([flag, spec]) => line(`--${flag} <value>`, `${spec.required ? "(required) " : ""}${spec.help}`)),
+    ...Object.entries(command.flags).map(([flag, spec]) =>
+      line(spec.switch ? `--${flag}` : `--${flag} <value>`, `${spec.required ? "(required) " : ""}${spec.help}`),
+    ),
   ]);
   return [
     "Usage: heliosdb-nano admin <command> [flags]",
@@ -70,16 +72,20 @@ function parseInvocation(argv: string[], env: NodeJS.ProcessEnv): Invocation | u
 
   let values: Record<string, string | boolean | undefined>;
   try {
-    const options = Object.fromEntries(
-      [...Object.keys(storageFlags), ...Object.keys(command.flags)].map((flag) => [flag, { type: "string" as const }]),
-    );
+    const options: Record<string, { type: "string" | "boolean" }> = Object.fromEntries([
+      ...Object.keys(storageFlags).map((flag) => [flag, { type: "string" }]),
+      ...Object.entries(command.flags).map(([flag, spec]) => [flag, { type: spec.switch ? "boolean" : "string" }]),
+    ]);
     values = parseArgs({ args: rest, options: { ...options, help: { type: "boolean" } }, strict: true, allowPositionals: false }).values;
   } catch (error) {
     throw new UsageError((error instanceof Error ? error.message : String(error)).replace(/\s*\n\s*/g, " "));
   }
   if (values.help) return undefined;
   const strings: Record<string, string> = {};
-  for (const [flag, value] of Object.entries(values)) if (typeof value === "string") strings[flag] = value;
+  for (const [flag, value] of Object.entries(values)) {
+    if (typeof value === "string") strings[flag] = value;
+    else if (value === true && flag !== "help") strings[flag] = "true";
+  }
   for (const [flag, spec] of Object.entries(command.flags)) {
     if (spec.required && (strings[flag] ?? "").trim() === "") throw new UsageError(`--${flag} is required`);
   }

@@ -10,6 +10,7 @@ import { createSessionCache } from "../auth/session-cache.js";
 import { revokeAllSessions } from "../auth/session-store.js";
 import { createUserStore } from "../auth/user-store.js";
 import type { Logger } from "../logging/logger.js";
+import { inventoryCommands } from "./inventory-commands.js";
 
 /** What a command prints: `stdout` is the result (scriptable), `stderr` the explanation. */
 export interface CommandOutput {
@@ -24,6 +25,8 @@ export type CommandWork = (orm: MikroORM, logger: Logger) => Promise<CommandOutp
 export interface CommandFlag {
   help: string;
   required?: boolean;
+  /** A switch taking no value (such as `--json`); its value is "true" when given. */
+  switch?: boolean;
 }
 
 /** One `heliosdb-nano admin <name>` command. */
@@ -105,4 +108,4 @@ const grant: AdminCommand = {
 };
 
 /** Every admin command, by name. */
-export const adminCommands: Readonly<Record<string, AdminCommand>> = { "create-key": createKey, grant };
+export const adminCommands: Readonly<Record<string, AdminCommand>> = { "create-key": createKey, grant, ...inventoryCommands };

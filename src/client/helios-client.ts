@@ -73,6 +73,7 @@ function resultOf<Row extends JsonValue>(response: QueryResponse): QueryResult<R
     rowCount: response.rowCount,
     command: response.command,
     truncated: response.truncated,
+    notices: [...response.notices],
   };
 }
 

@@ -52,6 +52,8 @@ export interface QueryResult<Row extends JsonValue = JsonObject> {
   command: string;
   /** True when the result was cut at the server's row cap. */
   truncated: boolean;
+  /** What the server says about the statement: the kind of table DDL made, keys without tenant_id. */
+  notices: string[];
 }
 
 /** Per-call options. */

@@ -38,6 +38,16 @@ export interface QueryConfig {
   rowCap: number;
   maxSqlBytes: number;
   maxConcurrentPerTenant: number;
+  /** Refuse (instead of warning about) unique and foreign keys of tenant tables without tenant_id. */
+  strictTenancy?: boolean;
+}
+
+/** Bounds on the input of one schema inference request. */
+export interface SchemaConfig {
+  /** Most sample records (or CSV/NDJSON rows) per request. */
+  maxSamples: number;
+  /** Most bytes of samples (as JSON) or of a CSV/NDJSON document per request. */
+  maxSampleBytes: number;
 }
 
 /** Bounds on what one `/rest/v1` request may ask for. */
@@ -63,6 +73,7 @@ export interface Config {
   auth: AuthConfig;
   query: QueryConfig;
   rest: RestConfig;
+  schema: SchemaConfig;
 }
 
 /** A flag value that cannot be used; the CLI prints the message and exits non-zero. */
@@ -105,10 +116,16 @@ export const flags = {
   "row-cap": { type: "string", help: "most rows one query returns (default 10000)" },
   "max-sql-bytes": { type: "string", help: "largest SQL text accepted (default 65536)" },
   "max-concurrent-queries": { type: "string", help: "concurrent queries per tenant (default 8)" },
+  "strict-tenancy": {
+    type: "boolean",
+    help: "refuse admin DDL creating a unique index, primary key or foreign key of a tenant table without tenant_id (default: warn)",
+  },
   "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
   "rest-max-query-bytes": { type: "string", help: "longest /rest query string in bytes (default 8192)" },
   "rest-max-in-list": { type: "string", help: "most values of one /rest in.(...) or (any) list (default 1000)" },
   "rest-max-depth": { type: "string", help: "deepest /rest and/or nesting and embedding (default 8)" },
+  "schema-max-samples": { type: "string", help: "most sample records per schema inference request (default 10000)" },
+  "schema-max-sample-bytes": { type: "string", help: "most bytes of samples or CSV/NDJSON per schema inference request (default 1048576)" },
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
   "tls-cert": { type: "string", help: "PEM certificate; with --tls-key serves TLS (h2 and http/1.1)" },
   "tls-key": { type: "string", help: "PEM private key" },
@@ -131,6 +148,7 @@ export function helpText(): string {
   return [
     "Usage: heliosdb-nano [flags]",
     "       heliosdb-nano admin <command> [flags]   (see `heliosdb-nano admin --help`)",
+    "       heliosdb-nano gen types --typescript    (see `heliosdb-nano gen types --help`)",
     "",
     "Flags:",
     ...lines,
@@ -275,6 +293,11 @@ export function configFromValues(values: Record<string, string | boolean | undef
       rowCap: integer("row-cap", str("row-cap"), 10_000, 1, 1_000_000),
       maxSqlBytes: integer("max-sql-bytes", str("max-sql-bytes"), 64 * 1024, 16, 16 * 1024 * 1024),
       maxConcurrentPerTenant: integer("max-concurrent-queries", str("max-concurrent-queries"), 8, 1, 1000),
+      strictTenancy: values["strict-tenancy"] === true,
+    },
+    schema: {
+      maxSamples: integer("schema-max-samples", str("schema-max-samples"), 10_000, 1, 1_000_000),
+      maxSampleBytes: integer("schema-max-sample-bytes", str("schema-max-sample-bytes"), 1024 * 1024, 1024, 256 * 1024 * 1024),
     },
     rest: {
       maxQueryBytes: integer("rest-max-query-bytes", str("rest-max-query-bytes"), 8192, 256, 1024 * 1024),

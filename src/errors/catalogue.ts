@@ -94,6 +94,17 @@ export const catalogue = {
   rest_unknown_column: { code: Code.InvalidArgument, status: 400, message: "Could not find the column in the schema cache" },
   rest_unknown_table: { code: Code.NotFound, status: 404, message: "Could not find the table in the schema cache" },
   rest_limit_exceeded: { code: Code.ResourceExhausted, status: 400, message: "The request exceeds a /rest limit" },
+  // Schema
+  schema_invalid_samples: { code: Code.InvalidArgument, status: 400, message: "Samples must be a non-empty list of JSON objects" },
+  schema_input_too_large: { code: Code.ResourceExhausted, status: 413, message: "Too many samples or sample bytes" },
+  schema_invalid_identifier: { code: Code.InvalidArgument, status: 400, message: "A key or name is not a usable identifier" },
+  schema_duplicate_identifier: {
+    code: Code.InvalidArgument,
+    status: 400,
+    message: "Two keys or names become the same identifier",
+  },
+  schema_invalid_file: { code: Code.InvalidArgument, status: 400, message: "The CSV or NDJSON document cannot be read" },
+  schema_table_not_found: { code: Code.NotFound, status: 404, message: "No such table, or not readable by this role" },
 
   // Server
   storage_unavailable: { code: Code.Unavailable, status: 503, message: "Storage is unavailable" },

@@ -1,5 +1,6 @@
 import type { ConnectError } from "@connectrpc/connect";
 import { apiError } from "../errors/catalogue.js";
+import { keyWithoutTenantRefusal } from "./tenancy-names.js";
 import { PipelineError, PipelineTimeout, type PipelineStage } from "./statement-pipeline.js";
 
 /** The fields of a PostgreSQL ErrorResponse that we read (node-postgres' DatabaseError). */
@@ -39,7 +40,8 @@ export interface MappedError {
  * (`sqlstate`) and, when given, the 1-based `position` in ErrorInfo metadata, with the server's
  * message only (no DETAIL, HINT, CONTEXT or internal query: DETAIL can quote another tenant's key,
  * as in a unique violation). Connection-level failures → `storage_unavailable`. Failures of the
- * server's own statements (setup, tenancy sync) → `internal_error`.
+ * server's own statements (setup, tenancy sync) → `internal_error`, except the strict-tenancy refusal
+ * of a key without `tenant_id` → `statement_not_allowed`.
  */
 export function mapDatabaseError(failure: unknown): MappedError {
   if (failure instanceof PipelineTimeout) {
@@ -59,6 +61,9 @@ export function mapDatabaseError(failure: unknown): MappedError {
   }
   if (cause.code === "57014") {
     return { error: apiError("query_timeout", undefined, { metadata: { sqlstate: cause.code } }) };
+  }
+  if (cause.code === keyWithoutTenantRefusal) {
+    return { error: apiError("statement_not_allowed", `${cause.message} (refused under --strict-tenancy)`) };
   }
   if (stage !== "statement" || cause.code.startsWith("XX")) {
     return { error: apiError("internal_error"), internal: { stage, code: cause.code, message: cause.message } };

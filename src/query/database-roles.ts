@@ -146,6 +146,13 @@ const largeObjectFunctions = [
 /** Requests cannot LISTEN, so notifications could only reach the service's own listeners. */
 const notifyFunctions = ["pg_notify(text, text)"];
 
+/**
+ * What sequences hold, readable with the USAGE users need for `nextval`: a session's last values (on
+ * a pooled connection, those another tenant's request drew there) and a sequence's last value (also
+ * behind `pg_sequences`), which tells every tenant's volume. `pg_get_sequence_data` is PostgreSQL 18's.
+ */
+const sequenceStateFunctions = ["currval(regclass)", "lastval()", "pg_sequence_last_value(regclass)", "pg_get_sequence_data(regclass)"];
+
 const { authenticator, user, admin } = queryRoles;
 
 /** Per-database privileges; every statement is idempotent. */
@@ -166,15 +173,31 @@ const databaseStatements = [
     `REVOKE EXECUTE ON FUNCTION pg_catalog.${fn} FROM PUBLIC`,
     `GRANT EXECUTE ON FUNCTION pg_catalog.${fn} TO CURRENT_USER`,
   ]),
+  // Each only where this PostgreSQL has it.
+  `DO $do$ DECLARE fn text; BEGIN
+     FOREACH fn IN ARRAY ARRAY[${sequenceStateFunctions.map((fn) => `'pg_catalog.${fn}'`).join(", ")}] LOOP
+       IF pg_catalog.to_regprocedure(fn) IS NOT NULL THEN
+         EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', fn);
+         EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO CURRENT_USER', fn);
+       END IF;
+     END LOOP;
+   END $do$`,
   // Existing objects, then objects created later by the owner or by helios_admin.
   `GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO ${user}`,
   `GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES ON ALL TABLES IN SCHEMA public TO ${admin}`,
-  `GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO ${user}, ${admin}`,
+  // Sequences are shared by every tenant: users only draw values (nextval, as column defaults do).
+  // UPDATE would let one tenant setval() another's inserts into failure; SELECT reads their volume.
+  `REVOKE SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public FROM ${user}`,
+  `GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ${user}`,
+  `GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO ${admin}`,
   `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${user}`,
   `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES ON TABLES TO ${admin}`,
-  `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO ${user}, ${admin}`,
+  `ALTER DEFAULT PRIVILEGES IN SCHEMA public REVOKE SELECT, UPDATE ON SEQUENCES FROM ${user}`,
+  `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE ON SEQUENCES TO ${user}`,
+  `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO ${admin}`,
   `ALTER DEFAULT PRIVILEGES FOR ROLE ${admin} IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${user}`,
-  `ALTER DEFAULT PRIVILEGES FOR ROLE ${admin} IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO ${user}`,
+  `ALTER DEFAULT PRIVILEGES FOR ROLE ${admin} IN SCHEMA public REVOKE SELECT, UPDATE ON SEQUENCES FROM ${user}`,
+  `ALTER DEFAULT PRIVILEGES FOR ROLE ${admin} IN SCHEMA public GRANT USAGE ON SEQUENCES TO ${user}`,
 ];
 
 /** Serializes concurrent setups of one database (advisory locks are per database). */
@@ -188,8 +211,9 @@ const setupLockKey = 0x48454c49; // "HELI"
  *   privileges of its own), `helios_user` and `helios_admin` (NOLOGIN).
  * - This database: `public` usable by both, writable (DDL) by `helios_admin` only; `auth` not usable
  *   by any of them; `set_config` executable only by the authenticator (and the owner); session-level
- *   advisory locks, large-object creation and `pg_notify` taken from PUBLIC; table and sequence privileges on
- *   existing and future objects of the owner and of `helios_admin`.
+ *   advisory locks, large-object creation, `pg_notify` and reading sequence state taken from PUBLIC;
+ *   table and sequence privileges on existing and future objects of the owner and of `helios_admin`
+ *   (`helios_user` gets USAGE only on sequences: `nextval`, no `setval` and no reading them).
  * - Tenancy: see {@link installTenancy}.
  */
 export async function setupDatabaseRoles(

@@ -8,11 +8,12 @@ import type { PoolStats } from "../server/metrics.js";
 import { createConcurrencyLimiter } from "./concurrency-limiter.js";
 import { mapDatabaseError } from "./database-errors.js";
 import { encodeParams } from "./param-encoding.js";
-import { requestSetup, resolveAccess } from "./request-setup.js";
+import { requestSetup, resolveAccess, type RequestAccess } from "./request-setup.js";
 import { decodeRows, parseCommandTag, type JsonValue, type QueryResult } from "./result-encoding.js";
 import { authorizeStatement, createSqlGuard, type SqlGuard, type StatementClass } from "./sql-guard.js";
 import { runPipeline, type PipelineOutcome } from "./statement-pipeline.js";
-import { syncTenancyStatement } from "./tenancy.js";
+import { afterAdminDdl } from "./tenancy.js";
+import { collectTenancyNotices } from "./tenancy-notices.js";
 import { createTypeRegistry, type TypeRegistry, type TypeRow } from "./type-registry.js";
 
 /** Options of {@link createQueryExecutor}. */
@@ -20,7 +21,7 @@ export interface QueryExecutorOptions {
   /** Connection string logging in as `helios_authenticator`. */
   authenticatorUrl: string;
   config: QueryConfig;
-  logger?: Pick<Logger, "warn" | "error">;
+  logger?: Pick<Logger, "info" | "warn" | "error">;
   /** Connections in the query pool (default 10). */
   poolSize?: number;
   /** How long a query may wait for a free connection before `storage_unavailable` (default 10 s). */
@@ -43,10 +44,26 @@ export interface QueryRequest {
   arrayMode?: boolean;
 }
 
+/** Statements to run for a principal in one transaction: all of them, or none. */
+export interface TransactionRequest {
+  principal: Principal;
+  /** Statements without parameters, in order; each passes the guard and the scope check. */
+  statements: readonly string[];
+  /** The `X-Tenant-ID` header: admins only (or the caller's own tenant). */
+  tenantOverride?: string;
+}
+
 /** Runs SQL statements as principals, confined to their tenant. */
 export interface QueryExecutor {
   /** Runs one statement; throws catalogue errors (ConnectError) for every refusal or failure. */
   execute(request: QueryRequest): Promise<QueryResult>;
+  /**
+   * Runs several statements in one transaction (one round trip, like {@link execute}): each is
+   * classified by the guard and authorised for the principal before any runs, and a failure of
+   * any rolls all of them back. Resolves, once they are committed, with the tenancy notices raised
+   * (which kind each new table became, keys without `tenant_id`).
+   */
+  executeTransaction(request: TransactionRequest): Promise<string[]>;
   /** Connections of the query pool now, or undefined once it is closed. */
   poolStats(): PoolStats | undefined;
   /**
@@ -121,50 +138,83 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
     return mapped.error;
   }
 
+  /**
+   * Sends `statements` (already classified and authorised) in one pipeline as `access`, followed
+   * by the admin DDL step when any is DDL; returns the raw outcome of the first and the tenancy
+   * notices raised (also logged).
+   */
+  async function runStatements(
+    principal: Principal,
+    access: RequestAccess,
+    statements: readonly { text: string; values: readonly (string | null)[]; class: StatementClass }[],
+  ): Promise<{ outcome: PipelineOutcome; notices: string[] }> {
+    const [first, ...more] = statements as [(typeof statements)[number], ...typeof statements];
+    const release = limiter.acquire(`tenant:${principal.tenantId}`);
+    try {
+      let client: pg.PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (error) {
+        throw fail(error, first.class);
+      }
+      let outcome: PipelineOutcome;
+      let broken = false;
+      const notices = collectTenancyNotices(client);
+      try {
+        outcome = await runPipeline(client, {
+          setup: requestSetup(access, config.statementTimeoutMs),
+          statement: first,
+          more,
+          maxRows: config.rowCap,
+          after: statements.some((s) => s.class.kind === "ddl") ? afterAdminDdl(config.strictTenancy === true) : undefined,
+          deadlineMs,
+        });
+      } catch (error) {
+        const mapped = fail(error, first.class);
+        // After a lost connection or a client-side deadline the connection cannot be reused.
+        const reason = reasonOf(mapped);
+        broken = reason === "storage_unavailable" || reason === "internal_error";
+        throw mapped;
+      } finally {
+        notices.stop();
+        client.release(broken);
+      }
+      if (statements.some((s) => s.class.kind === "ddl")) for (const listener of schemaListeners) listener();
+      const said = notices.messages();
+      for (const notice of said) {
+        logger?.[notice.warning ? "warn" : "info"]({ command: first.class.command, tenantId: access.tenantId }, notice.message);
+      }
+      return { outcome, notices: said.map((notice) => notice.message) };
+    } finally {
+      release();
+    }
+  }
+
   return {
     async execute(request) {
       const access = resolveAccess(request.principal, request);
       const statement = guard.classify(request.sql);
       authorizeStatement(statement, request.principal.scopes, { readOnly: access.readOnly });
       const values = encodeParams(request.params ?? []);
-      const release = limiter.acquire(`tenant:${request.principal.tenantId}`);
+      const { outcome, notices } = await runStatements(request.principal, access, [{ text: request.sql, values, class: statement }]);
       try {
-        let client: pg.PoolClient;
-        try {
-          client = await pool.connect();
-        } catch (error) {
-          throw fail(error, statement);
-        }
-        let outcome: PipelineOutcome;
-        let broken = false;
-        try {
-          outcome = await runPipeline(client, {
-            setup: requestSetup(access, config.statementTimeoutMs),
-            statement: { text: request.sql, values },
-            maxRows: config.rowCap,
-            after: statement.kind === "ddl" ? { text: syncTenancyStatement, values: [] } : undefined,
-            deadlineMs,
-          });
-        } catch (error) {
-          const mapped = fail(error, statement);
-          // After a lost connection or a client-side deadline the connection cannot be reused.
-          const reason = reasonOf(mapped);
-          broken = reason === "storage_unavailable" || reason === "internal_error";
-          throw mapped;
-        } finally {
-          client.release(broken);
-        }
-        if (statement.kind === "ddl") for (const listener of schemaListeners) listener();
-        try {
-          return await toResult(outcome, statement, types, request.arrayMode === true);
-        } catch (error) {
-          const message = error instanceof Error ? error.message : String(error);
-          logger?.error({ command: statement.command, error: message }, "query result could not be encoded");
-          throw apiError("internal_error");
-        }
-      } finally {
-        release();
+        const result = await toResult(outcome, statement, types, request.arrayMode === true);
+        return notices.length > 0 ? { ...result, notices } : result;
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        logger?.error({ command: statement.command, error: message }, "query result could not be encoded");
+        throw apiError("internal_error");
       }
+    },
+    async executeTransaction(request) {
+      if (request.statements.length === 0) throw apiError("validation_failed", "no statement to run");
+      const access = resolveAccess(request.principal, request);
+      const statements = request.statements.map((sql) => {
+        const statement = guard.classify(sql);
+        authorizeStatement(statement, request.principal.scopes, { readOnly: access.readOnly });
+        return { text: sql, values: [], class: statement };
+      });
+      return (await runStatements(request.principal, access, statements)).notices;
     },
     onSchemaChange(listener) {
       schemaListeners.add(listener);

@@ -16,8 +16,8 @@ import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.j
 
 /** QueryService, with the pool it owns. */
 export interface QueryModule extends ServiceModule {
-  /** The executor behind QueryService, which the other data APIs (`/rest`) run their statements through. */
-  executor: QueryExecutor;
+  /** The executor behind QueryService, for the other data APIs (one path to the database). */
+  readonly executor: QueryExecutor;
   /** Connections of the query pool now, or undefined once it is closed. */
   poolStats(): PoolStats | undefined;
   /** Closes the query pool. */
@@ -64,7 +64,6 @@ export async function createQueryModule(deps: {
   };
 
   return {
-    executor,
     services: [QueryService],
     register: (router) =>
       router.service(QueryService, {
@@ -72,6 +71,7 @@ export async function createQueryModule(deps: {
         readQuery: (request, context) => run(request, context, true),
       }),
     restEncoders: [restEncoder(QueryResponseSchema, queryResponseJson)],
+    executor,
     poolStats: () => executor.poolStats(),
     close: () => executor.close(),
   };

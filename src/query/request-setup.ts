@@ -3,7 +3,7 @@ import type { Principal } from "../auth/principal.js";
 import { queryRoles, type RequestRole } from "./query-roles.js";
 import { strongestScope } from "./sql-guard.js";
 import type { PipelineStatement } from "./statement-pipeline.js";
-import { claimSettings } from "./tenancy.js";
+import { claimSettings } from "./tenancy-names.js";
 
 /** Who a statement runs as and what the tenancy policies see. */
 export interface RequestAccess {
@@ -14,6 +14,24 @@ export interface RequestAccess {
   allTenants: boolean;
   /** Run in a READ ONLY transaction (read scope, or a GET). */
   readOnly: boolean;
+  /** The `request.user_id` claim: the user's id, '' for an API key. */
+  userId: string;
+  /** The `request.jwt.claims` claim, JSON text: what `auth.jwt()` returns. */
+  claims: string;
+}
+
+/**
+ * The claims a request's policies can read through `auth.jwt()`: the token's for a user (`sub`,
+ * `email`, `role`, `tenant_id`, `scopes`, `session_id`), the key's for an API key (`key_id` instead
+ * of `sub`); `tenant_id` is the tenant the request runs in.
+ */
+function claimsOf(principal: Pick<Principal, "kind" | "id" | "email" | "role" | "scopes" | "sessionId">, tenantId: string): string {
+  const common = { role: principal.role, tenant_id: tenantId, scopes: principal.scopes };
+  return JSON.stringify(
+    principal.kind === "user"
+      ? { sub: principal.id, email: principal.email, ...common, session_id: principal.sessionId }
+      : { key_id: principal.id, ...common },
+  );
 }
 
 /**
@@ -22,7 +40,7 @@ export interface RequestAccess {
  * tenant; any X-Tenant-ID from a non-admin fails with `cross_tenant_forbidden`.
  */
 export function resolveAccess(
-  principal: Pick<Principal, "scopes" | "tenantId">,
+  principal: Pick<Principal, "kind" | "id" | "email" | "role" | "scopes" | "tenantId" | "sessionId">,
   options: { tenantOverride?: string; readOnly?: boolean } = {},
 ): RequestAccess {
   const { tenantOverride } = options;
@@ -32,12 +50,15 @@ export function resolveAccess(
     if (tenantOverride.trim() === "") throw apiError("validation_failed", "X-Tenant-ID must not be empty");
     if (!admin) throw apiError("cross_tenant_forbidden");
   }
+  const tenantId = tenantOverride ?? principal.tenantId;
   return {
     role: admin ? queryRoles.admin : queryRoles.user,
-    tenantId: tenantOverride ?? principal.tenantId,
+    tenantId,
     // An unscoped admin sees every tenant; its inserts still default to its own tenant.
     allTenants: admin && tenantOverride === undefined,
     readOnly: options.readOnly === true || held === "read",
+    userId: principal.kind === "user" ? principal.id : "",
+    claims: claimsOf(principal, tenantId),
   };
 }
 
@@ -58,6 +79,8 @@ function setupText(readOnly: boolean): string {
     set("statement_timeout", "$1"),
     set(claimSettings.tenantId, "$2"),
     set(claimSettings.allTenants, "$3"),
+    set(claimSettings.userId, "$5"),
+    set(claimSettings.jwtClaims, "$6"),
     ...(readOnly ? [set("transaction_read_only", "'on'")] : []),
     set("role", "$4"),
   ].join(", ")}`;
@@ -80,6 +103,8 @@ export function requestSetup(access: RequestAccess, statementTimeoutMs: number):
       access.tenantId,
       access.allTenants ? "on" : "off",
       access.role,
+      access.userId,
+      access.claims,
     ],
   };
 }

@@ -21,6 +21,8 @@ export interface QueryResult {
   command: string;
   /** True when more rows existed than the row cap allowed. */
   truncated: boolean;
+  /** What the service says about the statement: a table's kind after DDL, keys without tenant_id. */
+  notices?: string[];
 }
 
 const text: Decoder = (value) => value;

@@ -20,6 +20,8 @@ export interface PipelineRequest {
   setup: PipelineStatement;
   /** The user's statement; described, and executed for at most `maxRows` rows. */
   statement: PipelineStatement;
+  /** Further user statements, run after `statement` in the same transaction; their rows are ignored. */
+  more?: readonly PipelineStatement[];
   maxRows: number;
   /** Runs last, after the statement succeeded; its rows are ignored. */
   after?: PipelineStatement;
@@ -86,12 +88,10 @@ interface CommandCompleteMessage {
   text: string;
 }
 
-const stages: PipelineStage[] = ["setup", "statement", "after"];
-
 /**
  * A pg Submittable that sends, before a single Sync, Parse/Bind/Execute for the setup statement
  * (Parse only once per connection when it is named), Parse/Bind/Describe/Execute(maxRows + 1) for
- * the user's statement, and optionally Parse/Bind/Execute for a final statement. All of it runs in one implicit transaction that PostgreSQL
+ * the user's statement, Parse/Bind/Execute for each further user statement, and optionally for a final statement. All of it runs in one implicit transaction that PostgreSQL
  * commits at Sync, or rolls back if any message failed: one round trip per query, no BEGIN or
  * COMMIT, and no explicit ROLLBACK on error.
  *
@@ -119,7 +119,7 @@ class StatementPipeline implements Submittable {
 
   submit(connection: Connection): void {
     const wire = connection as unknown as WireConnection;
-    const { setup, statement, after, maxRows, deadlineMs } = this.request;
+    const { setup, statement, more, after, maxRows, deadlineMs } = this.request;
     if (deadlineMs !== undefined) {
       this.timer = setTimeout(() => this.fail(new PipelineTimeout("database did not answer in time")), deadlineMs);
     }
@@ -139,6 +139,11 @@ class StatementPipeline implements Submittable {
       wire.describe({ type: "P" });
       // One row beyond the cap tells a truncated result from one that fits exactly.
       wire.execute({ rows: maxRows + 1 });
+      for (const next of more ?? []) {
+        wire.parse({ text: next.text });
+        wire.bind({ values: next.values });
+        wire.execute({ rows: 0 });
+      }
       if (after) {
         wire.parse({ text: after.text });
         wire.bind({ values: after.values });
@@ -175,7 +180,8 @@ class StatementPipeline implements Submittable {
   }
 
   handleError(error: Error): void {
-    this.fail(new PipelineError(stages[this.stage] ?? "after", error));
+    const statements = 1 + (this.request.more?.length ?? 0);
+    this.fail(new PipelineError(this.stage === 0 ? "setup" : this.stage <= statements ? "statement" : "after", error));
   }
 
   handleReadyForQuery(): void {

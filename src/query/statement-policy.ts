@@ -1,7 +1,9 @@
 import type {
+  AlterPolicyStmt,
   AlterTableStmt,
   CommentStmt,
   CompositeTypeStmt,
+  CreatePolicyStmt,
   CreateSeqStmt,
   CreateStmt,
   CreateTableAsStmt,
@@ -16,6 +18,7 @@ import type {
   TruncateStmt,
   ViewStmt,
 } from "libpg-query";
+import { adminPolicyProblem, policyNameProblem } from "./admin-policies.js";
 
 /** The scopes a statement can require, weakest first. */
 export type RequiredScope = "read" | "write" | "admin";
@@ -98,8 +101,6 @@ const neverAllowed: Record<string, string> = {
   CreateTrigStmt: "Triggers cannot be created through queries",
   CreateEventTrigStmt: "Event triggers cannot be created through queries",
   RuleStmt: "Rules cannot be created through queries",
-  CreatePolicyStmt: "Row-level security policies are managed by the server",
-  AlterPolicyStmt: "Row-level security policies are managed by the server",
   CreateSchemaStmt: "Schemas cannot be created through queries",
   CreatedbStmt: "Databases cannot be managed through queries",
   DropdbStmt: "Databases cannot be managed through queries",
@@ -267,6 +268,7 @@ const droppableObjects: Record<string, { command: string; nameLength: number }> 
   OBJECT_INDEX: { command: "DROP INDEX", nameLength: 1 },
   OBJECT_SEQUENCE: { command: "DROP SEQUENCE", nameLength: 1 },
   OBJECT_TYPE: { command: "DROP TYPE", nameLength: 1 },
+  OBJECT_POLICY: { command: "DROP POLICY", nameLength: 2 },
 };
 
 const renamableObjects: Record<string, string> = {
@@ -276,6 +278,7 @@ const renamableObjects: Record<string, string> = {
   OBJECT_VIEW: "ALTER VIEW",
   OBJECT_INDEX: "ALTER INDEX",
   OBJECT_SEQUENCE: "ALTER SEQUENCE",
+  OBJECT_POLICY: "ALTER POLICY",
 };
 
 const commentableObjects: Record<string, number> = { OBJECT_TABLE: 1, OBJECT_VIEW: 1, OBJECT_COLUMN: 2 };
@@ -356,14 +359,16 @@ function classifyDdl(tag: string, body: unknown): StatementVerdict | undefined {
     case "RenameStmt": {
       const stmt = body as RenameStmt;
       const command = renamableObjects[stmt.renameType ?? ""];
-      if (!command) return reject("Only tables, columns, constraints, views, indexes and sequences can be renamed");
-      const problem = publicRelation(stmt.relation);
+      if (!command) return reject("Only tables, columns, constraints, views, indexes, sequences and policies can be renamed");
+      const problem =
+        publicRelation(stmt.relation) ??
+        (stmt.renameType === "OBJECT_POLICY" ? (policyNameProblem(stmt.subname) ?? policyNameProblem(stmt.newname)) : undefined);
       return problem ? reject(problem) : ddl(command);
     }
     case "DropStmt": {
       const stmt = body as DropStmt;
       const target = droppableObjects[stmt.removeType ?? ""];
-      if (!target) return reject("Only tables, views, indexes, sequences and types can be dropped");
+      if (!target) return reject("Only tables, views, indexes, sequences, types and policies can be dropped");
       if (stmt.concurrent) return reject("DROP INDEX CONCURRENTLY cannot run inside the query transaction");
       for (const object of stmt.objects ?? []) {
         const [objectTag, objectBody] = unwrap(object);
@@ -375,8 +380,25 @@ function classifyDdl(tag: string, body: unknown): StatementVerdict | undefined {
               : undefined;
         const problem = publicName(names, target.nameLength);
         if (problem) return reject(problem);
+        if (stmt.removeType === "OBJECT_POLICY") {
+          const [, last] = unwrap(names?.[names.length - 1]);
+          const nameProblem = policyNameProblem((last as { sval?: string } | undefined)?.sval);
+          if (nameProblem) return reject(nameProblem);
+        }
       }
       return ddl(target.command);
+    }
+    case "CreatePolicyStmt":
+    case "AlterPolicyStmt": {
+      const stmt = body as CreatePolicyStmt & AlterPolicyStmt;
+      const problem =
+        publicRelation(stmt.table) ??
+        adminPolicyProblem({
+          name: stmt.policy_name,
+          permissive: tag === "CreatePolicyStmt" && stmt.permissive === true,
+          expressions: [stmt.qual, stmt.with_check],
+        });
+      return problem ? reject(problem) : ddl(tag === "CreatePolicyStmt" ? "CREATE POLICY" : "ALTER POLICY");
     }
     case "TruncateStmt": {
       for (const relation of (body as TruncateStmt).relations ?? []) {

@@ -63,6 +63,7 @@ export function toQueryResponse(result: QueryResult): QueryResponse {
     rowCount: Math.min(result.row_count, 2_147_483_647),
     command: result.command,
     truncated: result.truncated,
+    notices: result.notices ?? [],
   });
 }
 
@@ -77,5 +78,6 @@ export function queryResponseJson(response: QueryResponse): JsonValue {
     row_count: response.rowCount,
     command: response.command,
     truncated: response.truncated,
+    notices: [...response.notices],
   };
 }

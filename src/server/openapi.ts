@@ -175,7 +175,9 @@ function operation(binding: RestBinding, schemas: SchemaRegistry, errorStatuses:
   const success =
     output.typeName === "google.protobuf.Empty"
       ? { "204": { description: "Done; no content." } }
-      : {
+      : output.typeName === "google.api.HttpBody"
+        ? { "200": { description: "The document itself, with its own content type.", content: { "text/plain": { schema: { type: "string" } } } } }
+        : {
           "200": {
             description: `A \`${output.typeName}\`${responseField ? ` (its \`${responseField.jsonName}\`)` : ""}.`,
             content: { "application/json": { schema: responseField ? schemas.field(responseField) : schemas.message(output) } },

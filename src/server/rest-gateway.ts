@@ -1,6 +1,7 @@
 import { fromJson, toJson, type DescMessage, type DescMethod, type JsonValue, type Message, type MessageShape } from "@bufbuild/protobuf";
 import { ConnectError, type ContextValues, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
+import { HttpBodySchema, type HttpBody } from "../../gen/google/api/httpbody_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { apiError, errorDomain, reasonOf } from "../errors/catalogue.js";
 import { fieldValueFromText, type RestBinding } from "./http-rules.js";
@@ -64,7 +65,8 @@ class RestInputError extends Error {
  * is decoded into the RPC's input message and handed to the RPC's own implementation through the
  * same interceptor chain that gRPC and Connect calls run (connect's `invokeUnaryImplementation`),
  * in-process: no protocol envelope, no second JSON pass. The answer follows the REST contract: the
- * JSON message (or its `response_body` field), 204 for `google.protobuf.Empty`, and errors as
+ * JSON message (or its `response_body` field), 204 for `google.protobuf.Empty`, the bytes of a
+ * `google.api.HttpBody` with its content type, and errors as
  * `{"error", "message"}` with the catalogue status.
  */
 export function createRestGateway(options: RestGatewayOptions): RestGateway {
@@ -120,6 +122,13 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
     if (binding.method.output.typeName === "google.protobuf.Empty") {
       res.writeHead(204, restHeaders);
       res.end();
+      return true;
+    }
+    if (binding.method.output.typeName === HttpBodySchema.typeName) {
+      // google.api.HttpBody: the answer is its bytes, with its own content type.
+      const { contentType, data } = output as HttpBody;
+      res.writeHead(200, { ...restHeaders, "content-type": contentType || "application/octet-stream", "content-length": String(data.byteLength) });
+      res.end(data);
       return true;
     }
     const body = encode(binding.method.output, output) as Record<string, unknown>;

@@ -54,7 +54,7 @@ describe.skipIf(!external)("two instances on one PostgreSQL", () => {
   it("a ban and a scope change made on the database reach principals on both instances within 1 s", async () => {
     const user = await signUp(a.url);
     const token = user.session.access_token;
-    const create = "create table if not exists notes (id serial primary key, body text)";
+    const create = "create table if not exists notes (id serial primary key, tenant_id text, body text)";
     const admin = a.storage.orm.em.getConnection();
     await admin.execute(create);
     await admin.execute("grant select, insert on notes to helios_user");

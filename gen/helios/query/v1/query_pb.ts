@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file helios/query/v1/query.proto.
  */
 export const file_helios_query_v1_query: GenFile = /*@__PURE__*/
-  fileDesc("ChtoZWxpb3MvcXVlcnkvdjEvcXVlcnkucHJvdG8SD2hlbGlvcy5xdWVyeS52MSJjCgxRdWVyeVJlcXVlc3QSCwoDc3FsGAEgASgJEiYKBnBhcmFtcxgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIeCgphcnJheV9tb2RlGAMgASgIUgphcnJheV9tb2RlIiQKBkNvbHVtbhIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkioQEKDVF1ZXJ5UmVzcG9uc2USKAoHY29sdW1ucxgBIAMoCzIXLmhlbGlvcy5xdWVyeS52MS5Db2x1bW4SJAoEcm93cxgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIcCglyb3dfY291bnQYAyABKAVSCXJvd19jb3VudBIPCgdjb21tYW5kGAQgASgJEhEKCXRydW5jYXRlZBgFIAEoCDLTAQoMUXVlcnlTZXJ2aWNlEmAKBVF1ZXJ5Eh0uaGVsaW9zLnF1ZXJ5LnYxLlF1ZXJ5UmVxdWVzdBoeLmhlbGlvcy5xdWVyeS52MS5RdWVyeVJlc3BvbnNlIhiC0+STAhI6ASoiDS9hcGkvdjEvcXVlcnkSYQoJUmVhZFF1ZXJ5Eh0uaGVsaW9zLnF1ZXJ5LnYxLlF1ZXJ5UmVxdWVzdBoeLmhlbGlvcy5xdWVyeS52MS5RdWVyeVJlc3BvbnNlIhWC0+STAg8SDS9hcGkvdjEvcXVlcnliBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_struct]);
+  fileDesc("ChtoZWxpb3MvcXVlcnkvdjEvcXVlcnkucHJvdG8SD2hlbGlvcy5xdWVyeS52MSJjCgxRdWVyeVJlcXVlc3QSCwoDc3FsGAEgASgJEiYKBnBhcmFtcxgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIeCgphcnJheV9tb2RlGAMgASgIUgphcnJheV9tb2RlIiQKBkNvbHVtbhIMCgRuYW1lGAEgASgJEgwKBHR5cGUYAiABKAkisgEKDVF1ZXJ5UmVzcG9uc2USKAoHY29sdW1ucxgBIAMoCzIXLmhlbGlvcy5xdWVyeS52MS5Db2x1bW4SJAoEcm93cxgCIAMoCzIWLmdvb2dsZS5wcm90b2J1Zi5WYWx1ZRIcCglyb3dfY291bnQYAyABKAVSCXJvd19jb3VudBIPCgdjb21tYW5kGAQgASgJEhEKCXRydW5jYXRlZBgFIAEoCBIPCgdub3RpY2VzGAYgAygJMtMBCgxRdWVyeVNlcnZpY2USYAoFUXVlcnkSHS5oZWxpb3MucXVlcnkudjEuUXVlcnlSZXF1ZXN0Gh4uaGVsaW9zLnF1ZXJ5LnYxLlF1ZXJ5UmVzcG9uc2UiGILT5JMCEjoBKiINL2FwaS92MS9xdWVyeRJhCglSZWFkUXVlcnkSHS5oZWxpb3MucXVlcnkudjEuUXVlcnlSZXF1ZXN0Gh4uaGVsaW9zLnF1ZXJ5LnYxLlF1ZXJ5UmVzcG9uc2UiFYLT5JMCDxINL2FwaS92MS9xdWVyeWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_struct]);
 
 /**
  * QueryRequest is one SQL statement with its parameters.
@@ -112,6 +112,14 @@ export type QueryResponse = Message<"helios.query.v1.QueryResponse"> & {
    * @generated from field: bool truncated = 5;
    */
   truncated: boolean;
+
+  /**
+   * What the service says about the statement: the kind of table DDL made (tenant, owned or
+   * shared), and unique or foreign keys of a tenant table that do not include tenant_id.
+   *
+   * @generated from field: repeated string notices = 6;
+   */
+  notices: string[];
 };
 
 /**
