@@ -5,14 +5,17 @@ import {
   TenantSchema,
   UserChangeSchema,
   UserSchema,
+  UserSessionSchema,
   type ApiKey as ApiKeyMessage,
   type Tenant as TenantMessage,
   type User as UserMessage,
   type UserChange,
+  type UserSession,
 } from "../../gen/helios/admin/v1/admin_pb.js";
 import { apiKeyDisplayPrefix } from "../auth/api-key-format.js";
 import { accountOf } from "../auth/account.js";
-import { userFields } from "../auth/session-response.js";
+import { sessionFields, userFields } from "../auth/session-response.js";
+import type { SessionRecord } from "../auth/session-store.js";
 import type { ApiKey } from "../db/entities/api-key.js";
 import type { Tenant } from "../db/entities/tenant.js";
 import type { User } from "../db/entities/user.js";
@@ -50,4 +53,9 @@ export function adminUserMessage(user: User): UserMessage {
 /** The answer of every user-changing RPC. */
 export function userChangeMessage(result: UserChangeResult): UserChange {
   return create(UserChangeSchema, { user: adminUserMessage(result.user), revokedSessions: result.revokedSessions });
+}
+
+/** A live session of a user, as administrators see it: never its tokens. */
+export function userSessionMessage(record: SessionRecord): UserSession {
+  return create(UserSessionSchema, sessionFields(record));
 }

@@ -5,6 +5,7 @@ import type { Logger } from "../logging/logger.js";
 import type { ServiceModule } from "../server/request-handler.js";
 import { createAdminServiceImpl } from "./admin-service.js";
 import { createApiKeyAdmin } from "./api-key-admin.js";
+import { createSessionAdmin } from "./session-admin.js";
 import { createTenantStore } from "./tenant-store.js";
 import { createUserAdmin } from "./user-admin.js";
 
@@ -26,6 +27,7 @@ export function createAdminModule(deps: AdminModuleDeps): ServiceModule {
     apiKeys: createApiKeyAdmin({ ...deps.accounts, tenants, logger }),
     tenants,
     users: createUserAdmin({ ...deps.accounts, logger }),
+    sessions: createSessionAdmin({ ...deps.accounts, logger }),
     defaultTenant: deps.defaultTenant,
   });
   return {

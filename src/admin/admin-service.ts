@@ -4,13 +4,16 @@ import {
   CreateApiKeyResponseSchema,
   ListApiKeysResponseSchema,
   ListTenantsResponseSchema,
+  ListUserSessionsResponseSchema,
   ListUsersResponseSchema,
   type AdminService,
 } from "../../gen/helios/admin/v1/admin_pb.js";
 import { actorOf, adminOnly, requireAdmin } from "./admin-access.js";
-import { adminUserMessage, apiKeyMessage, tenantMessage, userChangeMessage } from "./admin-messages.js";
+import { assertMetadataSize } from "../auth/user-metadata.js";
+import { adminUserMessage, apiKeyMessage, tenantMessage, userChangeMessage, userSessionMessage } from "./admin-messages.js";
 import { validateApiKeyRequest, type ApiKeyAdmin } from "./api-key-admin.js";
 import { parseUserScopes } from "./scope-input.js";
+import type { SessionAdmin } from "./session-admin.js";
 import type { TenantStore } from "./tenant-store.js";
 import type { UserAdmin } from "./user-admin.js";
 
@@ -19,6 +22,7 @@ export interface AdminServiceDeps {
   apiKeys: ApiKeyAdmin;
   tenants: TenantStore;
   users: UserAdmin;
+  sessions: SessionAdmin;
   /** Tenant of keys created without one. */
   defaultTenant: string;
 }
@@ -28,7 +32,7 @@ export interface AdminServiceDeps {
  * implementation behind REST, Connect and gRPC.
  */
 export function createAdminServiceImpl(deps: AdminServiceDeps): ServiceImpl<typeof AdminService> {
-  const { apiKeys, tenants, users, defaultTenant } = deps;
+  const { apiKeys, tenants, users, sessions, defaultTenant } = deps;
   return adminOnly({
     async createApiKey(req, ctx) {
       const request = validateApiKeyRequest(
@@ -71,5 +75,16 @@ export function createAdminServiceImpl(deps: AdminServiceDeps): ServiceImpl<type
     unbanUser: async (req) => userChangeMessage(await users.unban(req.userId)),
 
     deleteUser: async (req) => userChangeMessage(await users.remove(req.userId)),
+
+    async listUserSessions(req) {
+      return create(ListUserSessionsResponseSchema, { sessions: (await sessions.list(req.userId)).map(userSessionMessage) });
+    },
+
+    endUserSessions: async (req) => userChangeMessage(await sessions.end(req.userId, req.sessionId)),
+
+    setUserPassword: async (req) => userChangeMessage(await sessions.setPassword(req.userId, req.password)),
+
+    setUserAppMetadata: async (req) =>
+      userChangeMessage(await users.setAppMetadata(req.userId, assertMetadataSize(req.appMetadata ?? {}, "app_metadata"))),
   });
 }

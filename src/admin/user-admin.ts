@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import { normalizeEmail } from "../auth/email.js";
 import type { Scope } from "../auth/principal.js";
 import type { User } from "../db/entities/user.js";
@@ -47,6 +48,8 @@ export interface UserAdmin {
   ban(userId: string, durationSeconds: number): Promise<UserChangeResult>;
   unban(userId: string): Promise<UserChangeResult>;
   remove(userId: string): Promise<UserChangeResult>;
+  /** Replaces the user's app_metadata (checked by the caller); tokens carry it from the next refresh. */
+  setAppMetadata(userId: string, appMetadata: JsonObject): Promise<UserChangeResult>;
 }
 
 /** What {@link createUserAdmin} works with. */
@@ -75,7 +78,8 @@ function takesRightsAway(before: UserRights, after: User): boolean {
   );
 }
 
-function checkUserId(userId: string): void {
+/** Throws `validation_failed` unless `userId` is a UUID, as every user's id is. */
+export function checkUserId(userId: string): void {
   if (!uuidPattern.test(userId)) throw apiError("validation_failed", "user_id must be a UUID", { metadata: { field: "user_id" } });
 }
 
@@ -158,6 +162,8 @@ export function createUserAdmin(deps: UserAdminDeps): UserAdmin {
     },
 
     unban: (userId) => change(userId, "unban", () => ({ bannedUntil: null })),
+
+    setAppMetadata: (userId, appMetadata) => change(userId, "set_app_metadata", () => ({ appMetadata })),
 
     async remove(userId) {
       const user = await current(userId);

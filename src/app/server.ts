@@ -4,6 +4,7 @@ import { createCredentialsInterceptor } from "../auth/credentials-interceptor.js
 import { startInvalidationBus } from "../auth/invalidation-bus.js";
 import { createPostgresRateLimiter } from "../auth/postgres-rate-limiter.js";
 import type { Config } from "../config/config.js";
+import { resolveSigningKeys } from "../config/jwt-keys.js";
 import { resolveJwtSecret } from "../config/jwt-secret.js";
 import { ormPoolStats } from "../db/pool-stats.js";
 import { openStorage, type Storage } from "../db/storage.js";
@@ -43,10 +44,11 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let closeBus: (() => Promise<void>) | undefined;
   try {
     const jwtSecret = await resolveJwtSecret({ configured: config.auth.jwtSecret, mode: storage.mode, dataDir: config.dataDir });
+    const keyRing = await resolveSigningKeys({ config: config.auth, mode: storage.mode, dataDir: config.dataDir });
     const metrics = createMetrics();
     // Embedded storage serves one instance, whose limits can stay in memory.
     const rateLimiter = storage.mode === "external" ? createPostgresRateLimiter({ orm: storage.orm, logger }) : undefined;
-    const auth = await createAuthModule({ config: config.auth, jwtSecret, orm: storage.orm, logger, rateLimiter, events: metrics.auth });
+    const auth = await createAuthModule({ config: config.auth, jwtSecret, keyRing, orm: storage.orm, logger, rateLimiter, events: metrics.auth });
     const admin = createAdminModule({ orm: storage.orm, accounts: auth.accounts, defaultTenant: config.auth.defaultTenant, logger });
     const query = await createQueryModule({ config: config.query, storage, jwtSecret, logger });
     closeQuery = () => query.close();

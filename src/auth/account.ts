@@ -1,3 +1,4 @@
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { User } from "../db/entities/user.js";
 import type { Scope } from "./principal.js";
 
@@ -10,10 +11,12 @@ export interface AccountFields {
   scopes: readonly Scope[];
   createdAt: Date;
   lastSignInAt: Date | null;
+  userMetadata: JsonObject;
+  appMetadata: JsonObject;
 }
 
 /** The {@link AccountFields} of a stored user. */
 export function accountOf(user: User): AccountFields {
-  const { id, email, role, scopes, createdAt, lastSignInAt } = user;
-  return { id, email, role, tenantId: user.tenant.id, scopes, createdAt, lastSignInAt };
+  const { id, email, role, scopes, createdAt, lastSignInAt, userMetadata, appMetadata } = user;
+  return { id, email, role, tenantId: user.tenant.id, scopes, createdAt, lastSignInAt, userMetadata, appMetadata };
 }

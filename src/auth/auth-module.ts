@@ -25,6 +25,7 @@ import { defaultPasswordHasher, type PasswordHasher } from "./passwords.js";
 import { createMemoryRateLimiter, type RateLimiter } from "./rate-limiter.js";
 import { createSessionCache, type SessionCache, type SessionCacheOptions } from "./session-cache.js";
 import { createSessionStore, type SessionStore } from "./session-store.js";
+import type { AsymmetricKeyRing } from "./signing-keys.js";
 import { createTokenIssuer } from "./tokens.js";
 import { createUserStore, type UserStore } from "./user-store.js";
 
@@ -33,6 +34,8 @@ export interface AuthModuleDeps {
   config: AuthConfig;
   /** The resolved signing secret (configured, or generated in embedded mode). */
   jwtSecret: string;
+  /** The key pairs of ES256/RS256 signing (see `../config/jwt-keys.ts`); unset under HS256. */
+  keyRing?: AsymmetricKeyRing;
   orm: MikroORM;
   logger: Logger;
   /** Default: the process-wide argon2id hasher. */
@@ -58,6 +61,8 @@ export interface Accounts {
   sessionCache: SessionCache;
   apiKeys: ApiKeyStore;
   apiKeyVerifier: ApiKeyVerifier;
+  /** Hashes passwords an administrator sets. */
+  hasher: PasswordHasher;
 }
 
 /** AuthService, plus what the credentials interceptor needs to authenticate every other service. */
@@ -65,7 +70,7 @@ export interface AuthModule extends ServiceModule {
   /** Checks Bearer tokens and API keys. */
   verifier: CredentialVerifier;
   accounts: Accounts;
-  /** Callable without credentials: SignUp, Token, Refresh. */
+  /** Callable without credentials: SignUp, Token, Refresh, GetJwks. */
   publicMethods: ReadonlySet<DescMethod>;
   /** Callable with the token of a revoked session, as a no-op: Logout. */
   revokedSessionMethods: ReadonlySet<DescMethod>;
@@ -81,7 +86,7 @@ export interface AuthModule extends ServiceModule {
 export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule> {
   const { config, jwtSecret, orm } = deps;
   const logger = deps.logger.child({ component: "auth" });
-  const issuer = createTokenIssuer({ ...config, jwtSecret }, { clockSkewSeconds: config.clockSkewSeconds });
+  const issuer = createTokenIssuer({ ...config, jwtSecret, keyRing: deps.keyRing }, { clockSkewSeconds: config.clockSkewSeconds });
   const events = deps.events ?? silentAuthEvents;
   const hasher = instrumentPasswordHasher(deps.hasher ?? defaultPasswordHasher(), events);
   const users = instrumentUserStore(createUserStore(orm), events);
@@ -111,8 +116,8 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
       bearer: createBearerVerifier({ issuer, sessions, cache }),
       apiKey: (key) => apiKeyVerifier.verify(key),
     },
-    accounts: { users, sessions, sessionCache: cache, apiKeys, apiKeyVerifier },
-    publicMethods: new Set([methods.signUp, methods.token, methods.refresh]),
+    accounts: { users, sessions, sessionCache: cache, apiKeys, apiKeyVerifier, hasher },
+    publicMethods: new Set([methods.signUp, methods.token, methods.refresh, methods.getJwks]),
     revokedSessionMethods: new Set([methods.logout]),
     invalidation: {
       forgetSession: (sessionId) => cache.forget([sessionId]),

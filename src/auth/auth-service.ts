@@ -1,12 +1,21 @@
-import { create } from "@bufbuild/protobuf";
+import { create, type JsonObject } from "@bufbuild/protobuf";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import type { MikroORM } from "@mikro-orm/postgresql";
-import { UserSchema, type AuthService, type Session, type User as UserMessage } from "../../gen/helios/auth/v1/auth_pb.js";
+import {
+  JwksSchema,
+  ListSessionsResponseSchema,
+  UserSchema,
+  type AuthService,
+  type Session,
+  type UpdateUserRequest,
+  type User as UserMessage,
+} from "../../gen/helios/auth/v1/auth_pb.js";
 import type { AuthConfig } from "../config/config.js";
 import type { User } from "../db/entities/user.js";
 import { apiError } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import { clientAddressKey } from "../server/request-context.js";
+import { accountOf } from "./account.js";
 import type { AuthRateLimits } from "./auth-rate-limits.js";
 import { normalizeEmail } from "./email.js";
 import { assertPasswordPolicy, maxPasswordBytes } from "./password-policy.js";
@@ -14,9 +23,10 @@ import type { PasswordHasher } from "./passwords.js";
 import { isPublishable, principalKey, publishableKeyKey, revokedSessionKey, type Principal } from "./principal.js";
 import { isWellFormedRefreshToken } from "./refresh-tokens.js";
 import type { SessionCache } from "./session-cache.js";
-import { sessionMessage, userMessage } from "./session-response.js";
-import type { LogoutScope, SessionStore } from "./session-store.js";
+import { sessionInfoMessage, sessionMessage, userMessage } from "./session-response.js";
+import type { LogoutScope, SessionClient, SessionStore } from "./session-store.js";
 import type { TokenIssuer } from "./tokens.js";
+import { assertMetadataSize, mergeUserMetadata } from "./user-metadata.js";
 import { isDuplicateEmailError, type UserStore } from "./user-store.js";
 
 /** Everything the AuthService handlers use. */
@@ -35,6 +45,17 @@ export interface AuthServiceDeps {
 const logoutScopes: readonly LogoutScope[] = ["local", "global", "others"];
 
 const isBanned = (user: User) => user.bannedUntil !== null && user.bannedUntil.getTime() > Date.now();
+
+// Ids of our sessions; anything else names none, so it never reaches the database.
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** How long browsers and other verifiers may keep the JWKS: new keys appear only at a restart. */
+export const jwksCacheControl = "public, max-age=300, stale-while-revalidate=60";
+
+/** Where a call comes from, as recorded with the session it starts. */
+function clientOf(ctx: HandlerContext): SessionClient {
+  return { userAgent: ctx.requestHeader.get("user-agent") ?? undefined, ip: ctx.values.get(clientAddressKey) };
+}
 
 /** The principal of a call made with a user's access token. */
 function userPrincipalOf(ctx: HandlerContext): Principal & { sessionId: string } {
@@ -69,6 +90,8 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
       tenantId: user.tenant.id,
       scopes: user.scopes,
       sessionId,
+      userMetadata: user.userMetadata,
+      appMetadata: user.appMetadata,
     });
     return sessionMessage(access, refreshToken, user);
   }
@@ -87,19 +110,20 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     return config.defaultTenant;
   }
 
-  async function signUp(rawEmail: string, password: string, ctx: HandlerContext): Promise<Session> {
+  async function signUp(rawEmail: string, password: string, data: JsonObject | undefined, ctx: HandlerContext): Promise<Session> {
     const tenantId = signUpTenant(ctx);
     await limits.signUp(ctx.values.get(clientAddressKey));
     const email = normalizeEmail(rawEmail);
     assertPasswordPolicy(password);
+    const userMetadata = assertMetadataSize(data ?? {}, "data");
     // Spares an argon2 hash for the common case; the unique index decides races.
     if (await users.findByEmail(email)) throw apiError("user_already_exists");
     const passwordHash = await hasher.hash(password);
     let created: { user: User; sessionId: string; refreshToken: string };
     try {
       created = await orm.em.fork().transactional(async (em) => {
-        const user = await users.create(em, { email, passwordHash, tenantId });
-        return { user, ...(await sessions.create(em, user.id)) };
+        const user = await users.create(em, { email, passwordHash, tenantId, userMetadata });
+        return { user, ...(await sessions.create(em, user.id, clientOf(ctx))) };
       });
     } catch (error) {
       if (isDuplicateEmailError(error)) throw apiError("user_already_exists");
@@ -135,7 +159,7 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     const newHash = check.needsRehash ? await hasher.hash(password) : undefined;
     const session = await orm.em.fork().transactional(async (em) => {
       await users.recordSignIn(em, user, newHash);
-      return sessions.create(em, user.id);
+      return sessions.create(em, user.id, clientOf(ctx));
     });
     // Cached states of the user's other sessions hold the previous last_sign_in_at.
     cache.forgetUser(user.id);
@@ -164,8 +188,70 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     return issue(user, outcome.sessionId, outcome.refreshToken);
   }
 
+  /** The caller's session state, as the bearer check has just loaded it or found it cached. */
+  async function liveState(principal: Principal & { sessionId: string }) {
+    const state = await cache.get(principal.sessionId, () => sessions.state(principal.sessionId, principal.id));
+    if (!state?.live) throw apiError("session_revoked");
+    return state;
+  }
+
+  /**
+   * Lets a password change go ahead: the current password, when given, must be right (every check
+   * counts against the sign-in budgets of the client and the account, as a sign-in does); without
+   * it, the session must have signed in within the reauthentication window.
+   */
+  async function reauthenticate(principal: Principal & { sessionId: string }, currentPassword: string, ctx: HandlerContext): Promise<void> {
+    if (currentPassword === "") {
+      const { signedInAt } = await liveState(principal);
+      if (Date.now() - signedInAt.getTime() < config.reauthWindowSeconds * 1000) return;
+      throw apiError("current_password_required", undefined, { metadata: { field: "current_password" } });
+    }
+    await limits.signIn(ctx.values.get(clientAddressKey), principal.email);
+    const user = await users.findById(principal.id);
+    if (!user) throw apiError("session_revoked");
+    const ok = Buffer.byteLength(currentPassword, "utf8") <= maxPasswordBytes && (await hasher.verify(user.passwordHash, currentPassword)).ok;
+    if (!ok) {
+      logger.info({ userId: principal.id, sessionId: principal.sessionId }, "password change refused: wrong current password");
+      throw apiError("current_password_mismatch", undefined, { metadata: { field: "current_password" } });
+    }
+  }
+
+  async function updateUser(req: UpdateUserRequest, ctx: HandlerContext): Promise<UserMessage> {
+    const principal = userPrincipalOf(ctx);
+    if (req.password === "" && req.currentPassword !== "") {
+      throw apiError("validation_failed", "current_password is taken only with a new password", { metadata: { field: "current_password" } });
+    }
+    const data = req.data === undefined ? undefined : assertMetadataSize(req.data, "data");
+    let passwordHash: string | undefined;
+    if (req.password !== "") {
+      assertPasswordPolicy(req.password);
+      await reauthenticate(principal, req.currentPassword, ctx);
+      passwordHash = await hasher.hash(req.password);
+    }
+    if (passwordHash === undefined && data === undefined) return userMessage((await liveState(principal)).account);
+    const updated = await users.update(principal.id, (current) => ({
+      passwordHash,
+      userMetadata: data === undefined ? undefined : mergeUserMetadata(current.userMetadata, data),
+    }));
+    if (!updated) throw apiError("session_revoked");
+    // Cached states hold the previous metadata; other instances hear of it from the database.
+    cache.forgetUser(principal.id);
+    let revoked = 0;
+    if (passwordHash !== undefined) {
+      // Whoever else holds a session may hold it because they knew the old password.
+      const ended = await sessions.revoke(principal.id, principal.sessionId, "others");
+      cache.revoke(ended);
+      revoked = ended.length;
+    }
+    logger.info(
+      { userId: principal.id, sessionId: principal.sessionId, password: passwordHash !== undefined, metadata: data !== undefined, revoked },
+      "user updated",
+    );
+    return userMessage(accountOf(updated.user));
+  }
+
   return {
-    signUp: (req, ctx) => signUp(req.email, req.password, ctx),
+    signUp: (req, ctx) => signUp(req.email, req.password, req.data, ctx),
 
     token(req, ctx) {
       switch (req.grantType) {
@@ -199,10 +285,30 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
       const principal = ctx.values.get(principalKey);
       if (principal?.kind === "api_key") return apiKeyUserMessage(principal);
       // The session's state, which the bearer check has just loaded or found cached: no extra read.
-      const { id, sessionId } = userPrincipalOf(ctx);
-      const state = await cache.get(sessionId, () => sessions.state(sessionId, id));
-      if (!state?.live) throw apiError("session_revoked");
-      return userMessage(state.account);
+      return userMessage((await liveState(userPrincipalOf(ctx))).account);
+    },
+
+    updateUser,
+
+    async listSessions(_req, ctx) {
+      const principal = userPrincipalOf(ctx);
+      const records = await sessions.list(principal.id);
+      return create(ListSessionsResponseSchema, { sessions: records.map((record) => sessionInfoMessage(record, principal.sessionId)) });
+    },
+
+    async endSession(req, ctx) {
+      const principal = userPrincipalOf(ctx);
+      if (!uuidPattern.test(req.id)) throw apiError("session_not_found");
+      const revoked = await sessions.revoke(principal.id, req.id, "local");
+      if (revoked.length === 0) throw apiError("session_not_found");
+      cache.revoke(revoked);
+      logger.info({ userId: principal.id, sessionId: principal.sessionId, ended: req.id }, "session ended");
+      return {};
+    },
+
+    getJwks(_req, ctx) {
+      ctx.responseHeader.set("cache-control", jwksCacheControl);
+      return create(JwksSchema, { keys: issuer.publicKeys() });
     },
   };
 }

@@ -35,14 +35,15 @@ export function createBearerVerifier(options: BearerVerifierOptions): (token: st
   const { issuer, sessions, cache } = options;
   const now = options.now ?? Date.now;
   // Keyed by the exact token text: only a token that verified once can hit. A hit is honoured only
-  // before `exp`; after it the full verification runs again and answers token_expired.
-  const verified = createLruCache<string, AccessTokenClaims>(options.maxVerifiedTokens ?? 10_000);
+  // before `exp` (or before its retired key stops verifying); after it the full verification runs
+  // again and answers token_expired (or invalid_token).
+  const verified = createLruCache<string, { claims: AccessTokenClaims; trustedUntil: number }>(options.maxVerifiedTokens ?? 10_000);
   const verify = async (token: string): Promise<AccessTokenClaims> => {
     const cached = verified.get(token);
-    if (cached && now() < cached.exp * 1000) return cached;
-    const claims = await issuer.verify(token);
-    verified.set(token, claims);
-    return claims;
+    if (cached && now() < cached.trustedUntil) return cached.claims;
+    const result = await issuer.verifyUntil(token);
+    verified.set(token, result);
+    return result.claims;
   };
   return async (token) => {
     const claims = await verify(token);

@@ -1,8 +1,16 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { SessionSchema, UserSchema, type Session, type User as UserMessage } from "../../gen/helios/auth/v1/auth_pb.js";
+import {
+  SessionInfoSchema,
+  SessionSchema,
+  UserSchema,
+  type Session,
+  type SessionInfo,
+  type User as UserMessage,
+} from "../../gen/helios/auth/v1/auth_pb.js";
 import type { User } from "../db/entities/user.js";
 import { accountOf, type AccountFields } from "./account.js";
+import type { SessionRecord } from "./session-store.js";
 import type { SignedAccessToken } from "./tokens.js";
 
 /** The fields of an account its owner may see (never its password hash), shared by every User message. */
@@ -15,6 +23,8 @@ export function userFields(account: AccountFields) {
     scopes: [...account.scopes],
     createdAt: timestampFromDate(account.createdAt),
     lastSignInAt: account.lastSignInAt ? timestampFromDate(account.lastSignInAt) : undefined,
+    userMetadata: account.userMetadata,
+    appMetadata: account.appMetadata,
   };
 }
 
@@ -33,4 +43,20 @@ export function sessionMessage(access: SignedAccessToken, refreshToken: string, 
     refreshToken,
     user: userMessage(accountOf(user)),
   });
+}
+
+/** The fields of a live session its user (or an administrator) may see: never its tokens. */
+export function sessionFields(record: SessionRecord) {
+  return {
+    id: record.id,
+    createdAt: timestampFromDate(record.createdAt),
+    refreshedAt: record.refreshedAt ? timestampFromDate(record.refreshedAt) : undefined,
+    userAgent: record.userAgent ?? "",
+    ip: record.ip ?? "",
+  };
+}
+
+/** A session in the caller's list; `current` when it is the calling token's. */
+export function sessionInfoMessage(record: SessionRecord, currentSessionId: string): SessionInfo {
+  return create(SessionInfoSchema, { ...sessionFields(record), current: record.id === currentSessionId });
 }

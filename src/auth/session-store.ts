@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import { childRefreshToken, hashRefreshToken, newRefreshToken, refreshTokenHashesEqual } from "./refresh-tokens.js";
 import type { AccountFields } from "./account.js";
@@ -30,10 +31,31 @@ export type RotationOutcome =
 /** Which of a user's sessions a logout revokes: the caller's, all, or all but the caller's. */
 export type LogoutScope = "local" | "global" | "others";
 
+/** Where a session signed in from, as recorded with it. */
+export interface SessionClient {
+  /** `User-Agent` of the sign-in; cut to {@link maxUserAgentChars}. */
+  userAgent?: string;
+  ip?: string;
+}
+
+/** Longest user agent kept with a session. */
+export const maxUserAgentChars = 512;
+
+/** A live session as its user (or an administrator) sees it: never its tokens. */
+export interface SessionRecord {
+  id: string;
+  createdAt: Date;
+  refreshedAt: Date | null;
+  userAgent: string | null;
+  ip: string | null;
+}
+
 /** What the bearer check needs to know about a session. */
 export interface SessionState {
   /** Not revoked and not past its `not_after`. */
   live: boolean;
+  /** When the session signed in (its creation). */
+  signedInAt: Date;
   /** The user's ban, if any (compared with the clock when used). */
   bannedUntil: Date | null;
   /**
@@ -48,8 +70,8 @@ export interface SessionState {
  * drifting clocks agree on expiry and on the grace window.
  */
 export interface SessionStore {
-  /** Starts a session of `userId` inside the transaction of `em`. */
-  create(em: EntityManager, userId: string): Promise<NewSession>;
+  /** Starts a session of `userId` from `client` inside the transaction of `em`. */
+  create(em: EntityManager, userId: string, client?: SessionClient): Promise<NewSession>;
   /** Presents a refresh token; see {@link RotationOutcome}. Atomic and safe under concurrency. */
   rotate(refreshToken: string): Promise<RotationOutcome>;
   /** Revokes sessions of `userId` by `scope` relative to `sessionId`; returns the ids revoked now. */
@@ -58,6 +80,8 @@ export interface SessionStore {
   revokeAll(userId: string): Promise<string[]>;
   /** The state of a session, or `undefined` when it does not exist (or belongs to another user). */
   state(sessionId: string, userId: string): Promise<SessionState | undefined>;
+  /** The live sessions of `userId`, newest first. */
+  list(userId: string): Promise<SessionRecord[]>;
 }
 
 /** Options of {@link createSessionStore}. */
@@ -73,7 +97,7 @@ export interface SessionStoreOptions {
 
 const insertSessionSql = `
   with session as (
-    insert into auth.sessions (id, user_id, created_at) values (?, ?, clock_timestamp()))
+    insert into auth.sessions (id, user_id, created_at, user_agent, ip) values (?, ?, clock_timestamp(), ?, ?))
   insert into auth.refresh_tokens (hash, session_id, created_at, expires_at)
   values (?, ?, clock_timestamp(), clock_timestamp() + make_interval(secs => ?))`;
 
@@ -122,9 +146,23 @@ const revokeSql = (condition: string) => `
 
 const stateSql = `
   select s.user_id, s.revoked_at is null and (s.not_after is null or s.not_after > clock_timestamp()) as live,
-         u.banned_until, u.scopes, u.tenant_id, u.email, u.role, u.created_at, u.last_sign_in_at
+         s.created_at as signed_in_at, u.banned_until, u.scopes, u.tenant_id, u.email, u.role, u.created_at,
+         u.last_sign_in_at, u.user_metadata, u.app_metadata
   from auth.sessions s join auth.users u on u.id = s.user_id
   where s.id = ? and s.user_id = ?`;
+
+const listSql = `
+  select id, created_at, refreshed_at, user_agent, ip from auth.sessions
+  where user_id = ? and revoked_at is null and (not_after is null or not_after > clock_timestamp())
+  order by created_at desc, id`;
+
+interface ListRow {
+  id: string;
+  created_at: string | Date;
+  refreshed_at: string | Date | null;
+  user_agent: string | null;
+  ip: string | null;
+}
 
 interface LockedSessionRow {
   id: string;
@@ -146,6 +184,7 @@ interface PresentedTokenRow {
 interface StateRow {
   user_id: string;
   live: boolean;
+  signed_in_at: string | Date;
   /** MikroORM's pg setup returns timestamptz as text. */
   banned_until: string | Date | null;
   scopes: Scope[];
@@ -154,6 +193,8 @@ interface StateRow {
   role: string;
   created_at: string | Date;
   last_sign_in_at: string | Date | null;
+  user_metadata: JsonObject;
+  app_metadata: JsonObject;
 }
 
 const invalid: RotationOutcome = Object.freeze({ kind: "invalid" });
@@ -183,10 +224,11 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
   }
 
   return {
-    async create(em, userId) {
+    async create(em, userId, client = {}) {
       const sessionId = randomUUID();
       const first = newRefreshToken();
-      await em.execute(insertSessionSql, [sessionId, userId, first.hash, sessionId, expiry], "run");
+      const userAgent = client.userAgent?.slice(0, maxUserAgentChars) ?? null;
+      await em.execute(insertSessionSql, [sessionId, userId, userAgent, client.ip ?? null, first.hash, sessionId, expiry], "run");
       return { sessionId, refreshToken: first.token };
     },
 
@@ -236,8 +278,21 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
         scopes: row.scopes,
         createdAt: new Date(row.created_at),
         lastSignInAt: row.last_sign_in_at === null ? null : new Date(row.last_sign_in_at),
+        userMetadata: row.user_metadata,
+        appMetadata: row.app_metadata,
       };
-      return { live: row.live, bannedUntil, account };
+      return { live: row.live, signedInAt: new Date(row.signed_in_at), bannedUntil, account };
+    },
+
+    async list(userId) {
+      const rows = await orm.em.getConnection().execute<ListRow[]>(listSql, [userId]);
+      return rows.map((row) => ({
+        id: row.id,
+        createdAt: new Date(row.created_at),
+        refreshedAt: row.refreshed_at === null ? null : new Date(row.refreshed_at),
+        userAgent: row.user_agent,
+        ip: row.ip,
+      }));
     },
   };
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ForeignKeyConstraintViolationException, LockMode, UniqueConstraintViolationException, sql, type FilterQuery } from "@mikro-orm/core";
 import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
+import type { JsonObject } from "@bufbuild/protobuf";
 import { TenantEntity } from "../db/entities/tenant.js";
 import { UserEntity, type User } from "../db/entities/user.js";
 import type { Scope } from "./principal.js";
@@ -17,6 +18,8 @@ export interface NewUser {
   email: string;
   passwordHash: string;
   tenantId: string;
+  /** Checked by the caller (a JSON object within the size cap). */
+  userMetadata: JsonObject;
 }
 
 /** Which users {@link UserStore.list} returns. */
@@ -42,11 +45,20 @@ export interface UserUpdate {
   user: User;
 }
 
-/** An administrative change of a user; absent fields stay as they are. */
+/** What {@link UserStore.update} shows a change of the user as locked: its rights and its metadata. */
+export interface LockedUser extends UserRights {
+  userMetadata: JsonObject;
+}
+
+/** A change of a user (administrative, or the user's own); absent fields stay as they are. */
 export interface UserChanges {
   tenantId?: string;
   scopes?: readonly Scope[];
   bannedUntil?: Date | null;
+  /** argon2id PHC string of a new password. */
+  passwordHash?: string;
+  userMetadata?: JsonObject;
+  appMetadata?: JsonObject;
 }
 
 /** Users of the `auth` schema, through MikroORM. */
@@ -75,7 +87,7 @@ export interface UserStore {
    * change, or null when there is none. A tenant that does not exist makes it throw an error that
    * {@link isUnknownTenantError} recognises.
    */
-  update(id: string, changesOf: (current: UserRights) => UserChanges): Promise<UserUpdate | null>;
+  update(id: string, changesOf: (current: LockedUser) => UserChanges): Promise<UserUpdate | null>;
   /** Deletes user `id` with its sessions and refresh tokens; false when there was none. */
   remove(id: string): Promise<boolean>;
 }
@@ -117,6 +129,8 @@ export function createUserStore(orm: MikroORM): UserStore {
         createdAt: now,
         updatedAt: now,
         lastSignInAt: now,
+        userMetadata: input.userMetadata,
+        appMetadata: {},
       });
       await em.flush();
       return user;
@@ -146,10 +160,13 @@ export function createUserStore(orm: MikroORM): UserStore {
         const user = await em.findOne(UserEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         if (!user) return null;
         const before: UserRights = { tenantId: user.tenant.id, scopes: [...user.scopes], bannedUntil: user.bannedUntil };
-        const changes = changesOf(before);
+        const changes = changesOf({ ...before, userMetadata: user.userMetadata });
         if (changes.tenantId !== undefined) user.tenant = em.getReference(TenantEntity, changes.tenantId);
         if (changes.scopes !== undefined) user.scopes = [...changes.scopes];
         if (changes.bannedUntil !== undefined) user.bannedUntil = changes.bannedUntil;
+        if (changes.passwordHash !== undefined) user.passwordHash = changes.passwordHash;
+        if (changes.userMetadata !== undefined) user.userMetadata = changes.userMetadata;
+        if (changes.appMetadata !== undefined) user.appMetadata = changes.appMetadata;
         user.updatedAt = new Date();
         await em.flush();
         return { before, user };

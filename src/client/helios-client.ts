@@ -1,7 +1,8 @@
 import { fromJson, toJson, type JsonValue } from "@bufbuild/protobuf";
 import { timestampDate, ValueSchema, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Transport } from "@connectrpc/connect";
-import { AuthService, type Session, type User } from "../../gen/helios/auth/v1/auth_pb.js";
+import { decodeJwt } from "jose";
+import { AuthService, type Session, type SessionInfo, type User } from "../../gen/helios/auth/v1/auth_pb.js";
 import { QueryService, type QueryResponse } from "../../gen/helios/query/v1/query_pb.js";
 import { HeliosError, type HeliosErrorReason } from "./helios-error.js";
 import { createSessionKeeper } from "./session-keeper.js";
@@ -9,9 +10,11 @@ import type {
   CallOptions,
   HeliosClient,
   HeliosSession,
+  HeliosSessionInfo,
   HeliosUser,
   QueryOptions,
   QueryResult,
+  SignUpOptions,
   UserScope,
 } from "./types.js";
 
@@ -52,6 +55,19 @@ function userOf(user: User | undefined): HeliosUser {
     scopes: user.scopes as UserScope[],
     createdAt: date(user.createdAt),
     lastSignInAt: date(user.lastSignInAt),
+    userMetadata: user.userMetadata ?? {},
+    appMetadata: user.appMetadata ?? {},
+  };
+}
+
+function sessionInfoOf(info: SessionInfo): HeliosSessionInfo {
+  return {
+    id: info.id,
+    createdAt: date(info.createdAt),
+    refreshedAt: date(info.refreshedAt),
+    userAgent: info.userAgent,
+    ip: info.ip,
+    current: info.current,
   };
 }
 
@@ -75,6 +91,15 @@ function resultOf<Row extends JsonValue>(response: QueryResponse): QueryResult<R
     truncated: response.truncated,
     notices: [...response.notices],
   };
+}
+
+/** The `session_id` claim of an access token (read, not verified: the server verifies). */
+function sessionIdOf(accessToken: string): unknown {
+  try {
+    return decodeJwt(accessToken).session_id;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Failures of sign-out that mean the session is over on the server already. */
@@ -137,8 +162,8 @@ export function createHeliosClientWithTransport(transport: Transport, options: H
   }
 
   return {
-    signUp: (email, password, callOptions: CallOptions = {}) =>
-      startSession(() => auth.signUp({ email, password }, { ...callOptions, headers: keyHeader })),
+    signUp: (email, password, { data, ...callOptions }: SignUpOptions = {}) =>
+      startSession(() => auth.signUp({ email, password, data }, { ...callOptions, headers: keyHeader })),
     signIn: (email, password, callOptions: CallOptions = {}) =>
       startSession(() => auth.token({ grantType: "password", email, password }, { ...callOptions, headers: keyHeader })),
     refresh: () => keeper.refresh(),
@@ -154,6 +179,20 @@ export function createHeliosClientWithTransport(transport: Transport, options: H
     },
     getUser: (callOptions: CallOptions = {}) =>
       authenticated(async (headers) => userOf(await auth.getUser({}, { ...callOptions, headers }))),
+    async updateUser(changes, callOptions: CallOptions = {}) {
+      const request = { password: changes.password ?? "", currentPassword: changes.currentPassword ?? "", data: changes.data };
+      const user = await authenticated(async (headers) => userOf(await auth.updateUser(request, { ...callOptions, headers })));
+      const current = keeper.current();
+      if (current) keeper.set({ ...current, user }, "server");
+      return user;
+    },
+    listSessions: (callOptions: CallOptions = {}) =>
+      authenticated(async (headers) => (await auth.listSessions({}, { ...callOptions, headers })).sessions.map(sessionInfoOf)),
+    async endSession(sessionId, callOptions: CallOptions = {}) {
+      const current = keeper.current();
+      await authenticated((headers) => auth.endSession({ id: sessionId }, { ...callOptions, headers }));
+      if (current && sessionIdOf(current.accessToken) === sessionId) keeper.set(undefined, "server");
+    },
     query<Row extends JsonValue>(sql: string, params: readonly JsonValue[] = [], queryOptions: QueryOptions = {}) {
       const { readOnly = false, arrayMode = false, tenantId, ...callOptions } = queryOptions;
       const request = { sql, params: params.map((param) => fromJson(ValueSchema, param)), arrayMode };

@@ -11,6 +11,7 @@ export type {
   CallOptions,
   HeliosClient,
   HeliosSession,
+  HeliosSessionInfo,
   HeliosUser,
   JsonObject,
   JsonValue,
@@ -18,6 +19,8 @@ export type {
   QueryOptions,
   QueryResult,
   SignOutScope,
+  SignUpOptions,
   UserScope,
+  UserUpdate,
 } from "./types.js";
 export { createHeliosClient, type WebHeliosClientOptions, type WebTransportKind } from "./web.js";

@@ -15,6 +15,39 @@ export interface HeliosUser {
   scopes: UserScope[];
   createdAt: Date | undefined;
   lastSignInAt: Date | undefined;
+  /** The user's own metadata (set at sign-up and by {@link HeliosClient.updateUser}). */
+  userMetadata: JsonObject;
+  /** Administrators' metadata about the user; read-only here. */
+  appMetadata: JsonObject;
+}
+
+/** A live session of the signed-in user, as {@link HeliosClient.listSessions} lists it. */
+export interface HeliosSessionInfo {
+  id: string;
+  createdAt: Date | undefined;
+  /** Unset when never refreshed. */
+  refreshedAt: Date | undefined;
+  /** As sent when the session signed in. */
+  userAgent: string;
+  ip: string;
+  /** True for this client's session. */
+  current: boolean;
+}
+
+/** Options of {@link HeliosClient.signUp}. */
+export interface SignUpOptions extends CallOptions {
+  /** The new user's `user_metadata`: a JSON object of at most 2048 bytes. */
+  data?: JsonObject;
+}
+
+/** What {@link HeliosClient.updateUser} changes; absent fields stay as they are. */
+export interface UserUpdate {
+  /** A new password; ends every other session of the user. */
+  password?: string;
+  /** Needed with a new password unless this session signed in within the server's reauthentication window. */
+  currentPassword?: string;
+  /** Merged into `user_metadata` key by key; a null value removes its key. */
+  data?: JsonObject;
 }
 
 /** A signed-in session: what sign-up, sign-in and every refresh return. */
@@ -76,7 +109,7 @@ export interface QueryOptions extends CallOptions {
 /** The typed client of HeliosDB Nano's AuthService and QueryService. */
 export interface HeliosClient {
   /** Creates an account and keeps its first session. */
-  signUp(email: string, password: string, options?: CallOptions): Promise<HeliosSession>;
+  signUp(email: string, password: string, options?: SignUpOptions): Promise<HeliosSession>;
   /** Signs in with a password and keeps the session. */
   signIn(email: string, password: string, options?: CallOptions): Promise<HeliosSession>;
   /**
@@ -88,6 +121,12 @@ export interface HeliosClient {
   signOut(scope?: SignOutScope, options?: CallOptions): Promise<void>;
   /** The signed-in user, as the server knows it now. */
   getUser(options?: CallOptions): Promise<HeliosUser>;
+  /** Changes the signed-in user's password and/or metadata; returns the user after the change. */
+  updateUser(changes: UserUpdate, options?: CallOptions): Promise<HeliosUser>;
+  /** The signed-in user's live sessions, newest first. */
+  listSessions(options?: CallOptions): Promise<HeliosSessionInfo[]>;
+  /** Ends one of the signed-in user's sessions (this one too: it is then forgotten here). */
+  endSession(sessionId: string, options?: CallOptions): Promise<void>;
   /** Runs one SQL statement with `$1..$n` parameters as the signed-in user (or the API key). */
   query<Row extends JsonValue = JsonObject>(
     sql: string,

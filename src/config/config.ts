@@ -30,6 +30,14 @@ export interface AuthConfig {
   defaultTenant: string;
   disableSignup: boolean;
   rateLimit: RateLimitConfig;
+  /** Signing algorithm of access tokens (`--jwt-algorithm`). */
+  jwtAlgorithm: "HS256" | "ES256" | "RS256";
+  /** PEM private key of ES256/RS256, or a path to one; generated and kept in the data dir when unset (embedded). */
+  jwtPrivateKey: string | undefined;
+  /** PEM public keys of retired key pairs (or comma-separated paths to them), still accepted for verification. */
+  jwtPreviousPublicKeys: string | undefined;
+  /** A password change needs the current password unless the session signed in this many seconds ago or less. */
+  reauthWindowSeconds: number;
 }
 
 /** Bounds on the work one query may do. */
@@ -135,6 +143,21 @@ export const flags = {
     help: "comma-separated browser origins allowed by CORS, e.g. https://app.example.com (default *: any)",
   },
   "log-level": { type: "string", env: "LOG_LEVEL", help: `one of ${logLevels.join(", ")} (default info)` },
+  "jwt-algorithm": { type: "string", env: "HELIOS_JWT_ALGORITHM", help: "access token signing: HS256 (default), ES256 or RS256" },
+  "jwt-private-key": {
+    type: "string",
+    env: "HELIOS_JWT_PRIVATE_KEY",
+    help: "ES256/RS256 signing key: PKCS#8 PEM text or a path to it (default: generated and kept in --data-dir)",
+  },
+  "jwt-previous-public-keys": {
+    type: "string",
+    env: "HELIOS_JWT_PREVIOUS_PUBLIC_KEYS",
+    help: "PEM public keys (text, or comma-separated paths) of retired ES256/RS256 keys, still accepted and published",
+  },
+  "reauth-window": {
+    type: "string",
+    help: "seconds after sign-in during which a password change needs no current password (default 300; 0 = always needed)",
+  },
   help: { type: "boolean", help: "print this help" },
 } satisfies Record<string, FlagSpec>;
 
@@ -193,6 +216,14 @@ function corsOrigins(raw: string | undefined): "*" | string[] {
     }
   }
   return origins;
+}
+
+function jwtAlgorithm(raw: string | undefined): AuthConfig["jwtAlgorithm"] {
+  const value = raw?.trim() ?? "HS256";
+  if (value !== "HS256" && value !== "ES256" && value !== "RS256") {
+    throw new ConfigError(`--jwt-algorithm must be HS256, ES256 or RS256, got "${value}"`);
+  }
+  return value;
 }
 
 /** The minimum length of an HS256 secret, in bytes (RFC 7518 §3.2). */
@@ -287,6 +318,10 @@ export function configFromValues(values: Record<string, string | boolean | undef
         signIn: integer("signin-rate-limit", str("signin-rate-limit"), 30, 0, 1_000_000),
         refresh: integer("refresh-rate-limit", str("refresh-rate-limit"), 150, 0, 1_000_000),
       },
+      jwtAlgorithm: jwtAlgorithm(str("jwt-algorithm")),
+      jwtPrivateKey: str("jwt-private-key"),
+      jwtPreviousPublicKeys: str("jwt-previous-public-keys"),
+      reauthWindowSeconds: integer("reauth-window", str("reauth-window"), 300, 0, 24 * 3600),
     },
     query: {
       statementTimeoutMs: seconds("statement-timeout", str("statement-timeout"), 5, 0.01, 3600) * 1000,

@@ -57,6 +57,13 @@ export const catalogue = {
   tenant_already_exists: { code: Code.AlreadyExists, status: 409, message: "Tenant already exists" },
   api_key_not_found: { code: Code.NotFound, status: 404, message: "API key not found" },
   over_request_rate_limit: { code: Code.ResourceExhausted, status: 429, message: "Too many requests" },
+  current_password_required: {
+    code: Code.InvalidArgument,
+    status: 400,
+    message: "current_password is required to set a new password this long after signing in",
+  },
+  current_password_mismatch: { code: Code.InvalidArgument, status: 400, message: "Current password is incorrect" },
+  session_not_found: { code: Code.NotFound, status: 404, message: "Session not found" },
 
   // Authorization
   insufficient_scope: { code: Code.PermissionDenied, status: 403, message: "Token scopes do not allow this" },

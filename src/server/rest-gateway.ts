@@ -152,6 +152,7 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
             throw new RestInputError(apiError("validation_failed", "Request body must be a JSON object"));
           }
           message = withoutGoTrueEnvelope(req, parsed as Record<string, unknown>);
+          checkObjectFields(input, message);
         }
       } else if (parsed !== undefined) {
         message = { [fieldJsonName(input, binding.body)]: parsed };
@@ -187,6 +188,19 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
   }
 
   return { handle };
+}
+
+/**
+ * Refuses a `google.protobuf.Struct` field given anything but a JSON object (or null), naming the
+ * field, before the protobuf decoding would refuse it in its own words.
+ */
+function checkObjectFields(input: DescMessage, message: Record<string, unknown>): void {
+  for (const field of input.fields) {
+    if (field.fieldKind !== "message" || field.message.typeName !== "google.protobuf.Struct") continue;
+    const value = message[field.jsonName] ?? message[field.name];
+    if (value === undefined || value === null || (typeof value === "object" && !Array.isArray(value))) continue;
+    throw new RestInputError(apiError("validation_failed", `${field.jsonName} must be a JSON object`, { metadata: { field: field.jsonName } }));
+  }
 }
 
 function fieldJsonName(message: DescMessage, name: string): string {

@@ -31,11 +31,11 @@ export function supabaseErrorFields(res: NodeServerResponse, reason: string): { 
 }
 
 /**
- * Body fields auth-js always sends to sign-up and sign-in, which mean nothing here when empty: user
- * metadata (`data: {}`), the captcha envelope (`gotrue_meta_security: {}`) and the PKCE challenge of
- * the implicit flow (`null`).
+ * Body fields auth-js always sends to sign-up, sign-in and user updates, which mean nothing here when
+ * empty: the captcha envelope (`gotrue_meta_security: {}`) and the PKCE challenge of the implicit
+ * flow (`null`). User metadata (`data`) is a field of its own.
  */
-const goTrueEnvelopeFields = ["data", "gotrue_meta_security", "code_challenge", "code_challenge_method"];
+const goTrueEnvelopeFields = ["gotrue_meta_security", "code_challenge", "code_challenge_method"];
 
 function isEmpty(value: unknown): boolean {
   if (value === null || value === undefined || value === "") return true;
@@ -45,8 +45,8 @@ function isEmpty(value: unknown): boolean {
 
 /**
  * Drops the empty GoTrue envelope fields from the REST body of a Supabase client, so that the strict
- * request decoding accepts what auth-js sends. Non-empty ones (user metadata, a captcha token, a PKCE
- * challenge) stay, and are refused as unknown fields: those features do not exist here.
+ * request decoding accepts what auth-js sends. Non-empty ones (a captcha token, a PKCE challenge)
+ * stay, and are refused as unknown fields: those features do not exist here.
  */
 export function withoutGoTrueEnvelope(req: NodeServerRequest, body: Record<string, unknown>): Record<string, unknown> {
   if (!isSupabaseClient(req)) return body;

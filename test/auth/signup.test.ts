@@ -48,6 +48,8 @@ describe.each(backends)("sign-up on %s storage", (backend) => {
         scopes: ["read", "write"],
         created_at: expect.any(String),
         last_sign_in_at: expect.any(String),
+        user_metadata: {},
+        app_metadata: {},
       });
       expect(Date.parse(session.user.created_at)).toBeGreaterThan(Date.now() - 60_000);
 

@@ -11,7 +11,7 @@ function session(n: number, nowMs: number, expiresIn = 100, skewMs = 0): HeliosS
     tokenType: "bearer",
     expiresIn,
     expiresAt: Math.floor((nowMs + skewMs) / 1000) + expiresIn,
-    user: { id: "u", email: "u@example.com", role: "authenticated", tenantId: "t", scopes: ["read"], createdAt: undefined, lastSignInAt: undefined },
+    user: { id: "u", email: "u@example.com", role: "authenticated", tenantId: "t", scopes: ["read"], createdAt: undefined, lastSignInAt: undefined, userMetadata: {}, appMetadata: {} },
   };
 }
 

@@ -108,8 +108,8 @@ describe.each(backends)("Supabase auth-js against /auth/v1 on %s storage", (back
       expect(weak.error).toMatchObject({ status: 422, code: "weak_password" });
 
       // Features that do not exist here are refused, not silently dropped.
-      const metadata = await client().signUp({ email: uniqueEmail("meta"), password: strongPassword(), options: { data: { plan: "pro" } } });
-      expect(metadata.error).toMatchObject({ status: 400, code: "validation_failed" });
+      const captcha = await client().signUp({ email: uniqueEmail("captcha"), password: strongPassword(), options: { captchaToken: "x" } });
+      expect(captcha.error).toMatchObject({ status: 400, code: "validation_failed" });
     });
   });
 

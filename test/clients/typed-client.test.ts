@@ -143,6 +143,44 @@ describe.each(backends)("the typed client (heliosdb-nano/client) on %s storage",
       expect((await failure(stale.getUser())).reason).toBe("session_revoked");
     });
 
+    it("signs up with metadata, updates the user, lists and ends sessions", async () => {
+      const email = uniqueEmail(transport);
+      const password = strongPassword();
+      const first = client();
+      const signedUp = await first.signUp(email, password, { data: { name: "Ada" } });
+      expect(signedUp.user).toMatchObject({ userMetadata: { name: "Ada" }, appMetadata: {} });
+      const second = client();
+      await second.signIn(email, password);
+
+      const sessions = await first.listSessions();
+      expect(sessions).toHaveLength(2);
+      expect(sessions.filter((s) => s.current)).toHaveLength(1);
+      expect(sessions[0]?.createdAt).toBeInstanceOf(Date);
+
+      const updated = await first.updateUser({ data: { city: "Paris" } });
+      expect(updated.userMetadata).toEqual({ name: "Ada", city: "Paris" });
+      expect(first.session?.user.userMetadata).toEqual({ name: "Ada", city: "Paris" });
+      expect((await second.getUser()).userMetadata).toEqual({ name: "Ada", city: "Paris" });
+
+      const next = strongPassword();
+      await first.updateUser({ password: next, currentPassword: password });
+      expect((await failure(second.getUser())).reason).toBe("session_revoked");
+      expect((await first.listSessions()).map((s) => s.current)).toEqual([true]);
+      expect((await failure(first.updateUser({ password: strongPassword(), currentPassword: password }))).reason).toBe(
+        "current_password_mismatch",
+      );
+
+      const third = client();
+      await third.signIn(email, next);
+      const other = (await first.listSessions()).find((s) => !s.current);
+      await first.endSession(other?.id ?? "");
+      expect((await failure(third.getUser())).reason).toBe("session_revoked");
+      expect((await failure(first.endSession(other?.id ?? ""))).reason).toBe("session_not_found");
+      const own = (await first.listSessions())[0]?.id ?? "";
+      await first.endSession(own);
+      expect(first.session).toBeUndefined();
+    });
+
     it("resumes a stored session and tells when the session changes", async () => {
       const stored = await client().signUp(uniqueEmail(transport), strongPassword());
       const seen: Array<string | undefined> = [];

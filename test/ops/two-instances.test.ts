@@ -51,6 +51,24 @@ describe.skipIf(!external)("two instances on one PostgreSQL", () => {
     expect(sample(await metricsOf(b), "helios_invalidation_listener_up")).toBe(1);
   });
 
+  it("a password change on A ends the user's other sessions on B within 1 s, keeping the caller's", async () => {
+    const user = await signUp(a.url);
+    const other = (await signIn(b.url, user.email, user.password)).body as SessionJson;
+    // B holds the other session as live in its cache.
+    expect((await getUser(b.url, other.access_token)).status).toBe(200);
+    const changed = await fetch(`${a.url}/auth/v1/user`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${user.session.access_token}`, "content-type": "application/json" },
+      body: JSON.stringify({ password: `${user.password}-changed` }),
+    });
+    expect(changed.status).toBe(200);
+    const took = await pollUntil(async () => errorOf(await getUser(b.url, other.access_token)) === "session_revoked", 1000);
+    expect(took).toBeDefined();
+    console.info(`password change on A ended the other session on B after ${took?.toFixed(1)} ms`);
+    expect((await getUser(b.url, user.session.access_token)).status).toBe(200);
+    expect((await signIn(b.url, user.email, user.password)).status).toBe(400);
+  });
+
   it("a ban and a scope change made on the database reach principals on both instances within 1 s", async () => {
     const user = await signUp(a.url);
     const token = user.session.access_token;

@@ -2,8 +2,8 @@ import { describe, expect, it, vi } from "vitest";
 import { createSessionCache } from "../../src/auth/session-cache.js";
 import type { SessionState } from "../../src/auth/session-store.js";
 
-const account = { id: "u1", email: "u1@example.com", role: "authenticated", tenantId: "default", scopes: ["read", "write"] as const, createdAt: new Date(0), lastSignInAt: null };
-const live: SessionState = { live: true, bannedUntil: null, account };
+const account = { id: "u1", email: "u1@example.com", role: "authenticated", tenantId: "default", scopes: ["read", "write"] as const, createdAt: new Date(0), lastSignInAt: null, userMetadata: {}, appMetadata: {} };
+const live: SessionState = { live: true, signedInAt: new Date(0), bannedUntil: null, account };
 
 function deferred<T>() {
   let resolve!: (value: T) => void;

@@ -4,8 +4,19 @@ import type { SessionState } from "../../src/auth/session-store.js";
 
 const state = (userId: string): SessionState => ({
   live: true,
+  signedInAt: new Date(0),
   bannedUntil: null,
-  account: { id: userId, email: `${userId}@example.com`, role: "authenticated", tenantId: "t", scopes: ["read"], createdAt: new Date(0), lastSignInAt: null },
+  account: {
+    id: userId,
+    email: `${userId}@example.com`,
+    role: "authenticated",
+    tenantId: "t",
+    scopes: ["read"],
+    createdAt: new Date(0),
+    lastSignInAt: null,
+    userMetadata: {},
+    appMetadata: {},
+  },
 });
 
 function deferred<T>() {

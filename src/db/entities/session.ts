@@ -12,6 +12,10 @@ export interface Session {
   revokedAt: Date | null;
   /** Hard end of the session regardless of refreshes, when set. */
   notAfter: Date | null;
+  /** `User-Agent` of the sign-in, at most 512 characters. */
+  userAgent: string | null;
+  /** Client address of the sign-in. */
+  ip: string | null;
 }
 
 /** `auth.sessions`. */
@@ -27,5 +31,7 @@ export const SessionEntity = new EntitySchema<Session>({
     refreshedAt: { type: "datetime", nullable: true },
     revokedAt: { type: "datetime", nullable: true },
     notAfter: { type: "datetime", nullable: true },
+    userAgent: { type: "text", nullable: true },
+    ip: { type: "text", nullable: true },
   },
 });

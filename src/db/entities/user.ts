@@ -1,4 +1,5 @@
 import { EntitySchema } from "@mikro-orm/core";
+import type { JsonObject } from "@bufbuild/protobuf";
 import type { Scope } from "../../auth/principal.js";
 import { TenantEntity, type Tenant } from "./tenant.js";
 
@@ -18,6 +19,10 @@ export interface User {
   createdAt: Date;
   updatedAt: Date;
   lastSignInAt: Date | null;
+  /** The user's own JSON object (`user_metadata`), set at sign-up and by UpdateUser. */
+  userMetadata: JsonObject;
+  /** Administrators' JSON object about the user (`app_metadata`); read-only for the user. */
+  appMetadata: JsonObject;
 }
 
 /** `auth.users`. */
@@ -27,7 +32,11 @@ export const UserEntity = new EntitySchema<User>({
   tableName: "users",
   indexes: [{ name: "users_tenant_id_index", properties: ["tenant"] }],
   uniques: [{ name: "users_email_key", expression: "create unique index users_email_key on auth.users (lower(email))" }],
-  checks: [{ name: "users_scopes_check", expression: "scopes <@ array['read','write','admin']::text[]" }],
+  checks: [
+    { name: "users_scopes_check", expression: "scopes <@ array['read','write','admin']::text[]" },
+    { name: "users_user_metadata_check", expression: "jsonb_typeof(user_metadata) = 'object' and octet_length(user_metadata::text) <= 4096" },
+    { name: "users_app_metadata_check", expression: "jsonb_typeof(app_metadata) = 'object' and octet_length(app_metadata::text) <= 4096" },
+  ],
   properties: {
     id: { type: "uuid", primary: true },
     email: { type: "text" },
@@ -39,5 +48,7 @@ export const UserEntity = new EntitySchema<User>({
     createdAt: { type: "datetime", defaultRaw: "now()", onCreate: () => new Date() },
     updatedAt: { type: "datetime", defaultRaw: "now()", onCreate: () => new Date(), onUpdate: () => new Date() },
     lastSignInAt: { type: "datetime", nullable: true },
+    userMetadata: { type: "json", defaultRaw: "'{}'" },
+    appMetadata: { type: "json", defaultRaw: "'{}'" },
   },
 });

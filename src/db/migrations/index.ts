@@ -4,6 +4,7 @@ import { AuthTablesMigration } from "./0002-auth-tables.js";
 import { ApiKeysMigration } from "./0003-api-keys.js";
 import { CacheInvalidationMigration } from "./0004-cache-invalidation.js";
 import { RateLimitsMigration } from "./0005-rate-limits.js";
+import { AccountLifecycleMigration } from "./0006-account-lifecycle.js";
 
 /** Every migration, in order. Append new ones at the end; never edit or reorder landed ones. */
 export const migrations: MigrationObject[] = [
@@ -12,4 +13,5 @@ export const migrations: MigrationObject[] = [
   { name: "0003-api-keys", class: ApiKeysMigration },
   { name: "0004-cache-invalidation", class: CacheInvalidationMigration },
   { name: "0005-rate-limits", class: RateLimitsMigration },
+  { name: "0006-account-lifecycle", class: AccountLifecycleMigration },
 ];

@@ -6,14 +6,14 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file helios/admin/v1/admin.proto.
  */
 export const file_helios_admin_v1_admin: GenFile = /*@__PURE__*/
-  fileDesc("ChtoZWxpb3MvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD2hlbGlvcy5hZG1pbi52MSL0AgoGQXBpS2V5EgoKAmlkGAEgASgJEg4KBnByZWZpeBgCIAEoCRIMCgRuYW1lGAMgASgJEhwKCXRlbmFudF9pZBgEIAEoCVIJdGVuYW50X2lkEg4KBnNjb3BlcxgFIAMoCRI6CgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKY3JlYXRlZF9hdBI6CgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKZXhwaXJlc19hdBI+CgxsYXN0X3VzZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgxsYXN0X3VzZWRfYXQSOgoKcmV2b2tlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCnJldm9rZWRfYXQSHgoKY3JlYXRlZF9ieRgKIAEoCVIKY3JlYXRlZF9ieSKBAQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEhwKCXRlbmFudF9pZBgCIAEoCVIJdGVuYW50X2lkEg4KBnNjb3BlcxgDIAMoCRIuChJleHBpcmVzX2luX3NlY29uZHMYBCABKA1SEmV4cGlyZXNfaW5fc2Vjb25kcyJWChRDcmVhdGVBcGlLZXlSZXNwb25zZRIxCgdhcGlfa2V5GAEgASgLMhcuaGVsaW9zLmFkbWluLnYxLkFwaUtleVIHYXBpX2tleRILCgNrZXkYAiABKAkiXAoSTGlzdEFwaUtleXNSZXF1ZXN0EhwKCXRlbmFudF9pZBgBIAEoCVIJdGVuYW50X2lkEigKD2luY2x1ZGVfcmV2b2tlZBgCIAEoCFIPaW5jbHVkZV9yZXZva2VkIkoKE0xpc3RBcGlLZXlzUmVzcG9uc2USMwoIYXBpX2tleXMYASADKAsyFy5oZWxpb3MuYWRtaW4udjEuQXBpS2V5UghhcGlfa2V5cyIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIl4KBlRlbmFudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEjoKCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgpjcmVhdGVkX2F0Ii8KE0NyZWF0ZVRlbmFudFJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSIUChJMaXN0VGVuYW50c1JlcXVlc3QiPwoTTGlzdFRlbmFudHNSZXNwb25zZRIoCgd0ZW5hbnRzGAEgAygLMhcuaGVsaW9zLmFkbWluLnYxLlRlbmFudCKfAgoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRyb2xlGAMgASgJEhwKCXRlbmFudF9pZBgEIAEoCVIJdGVuYW50X2lkEg4KBnNjb3BlcxgFIAMoCRI6CgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKY3JlYXRlZF9hdBJECg9sYXN0X3NpZ25faW5fYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUg9sYXN0X3NpZ25faW5fYXQSPgoMYmFubmVkX3VudGlsGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIMYmFubmVkX3VudGlsIn0KEExpc3RVc2Vyc1JlcXVlc3QSHAoJdGVuYW50X2lkGAEgASgJUgl0ZW5hbnRfaWQSDQoFZW1haWwYAiABKAkSHAoJcGFnZV9zaXplGAMgASgNUglwYWdlX3NpemUSHgoKcGFnZV90b2tlbhgEIAEoCVIKcGFnZV90b2tlbiJjChFMaXN0VXNlcnNSZXNwb25zZRIkCgV1c2VycxgBIAMoCzIVLmhlbGlvcy5hZG1pbi52MS5Vc2VyEigKD25leHRfcGFnZV90b2tlbhgCIAEoCVIPbmV4dF9wYWdlX3Rva2VuIl0KClVzZXJDaGFuZ2USIwoEdXNlchgBIAEoCzIVLmhlbGlvcy5hZG1pbi52MS5Vc2VyEioKEHJldm9rZWRfc2Vzc2lvbnMYAiABKAVSEHJldm9rZWRfc2Vzc2lvbnMiSQoPTW92ZVVzZXJSZXF1ZXN0EhgKB3VzZXJfaWQYASABKAlSB3VzZXJfaWQSHAoJdGVuYW50X2lkGAIgASgJUgl0ZW5hbnRfaWQiQAoUU2V0VXNlclNjb3Blc1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoCVIHdXNlcl9pZBIOCgZzY29wZXMYAiADKAkiPQoRVXNlclNjb3Blc1JlcXVlc3QSGAoHdXNlcl9pZBgBIAEoCVIHdXNlcl9pZBIOCgZzY29wZXMYAiADKAkiVgoOQmFuVXNlclJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoCVIHdXNlcl9pZBIqChBkdXJhdGlvbl9zZWNvbmRzGAIgASgNUhBkdXJhdGlvbl9zZWNvbmRzIiwKEFVuYmFuVXNlclJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoCVIHdXNlcl9pZCItChFEZWxldGVVc2VyUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgJUgd1c2VyX2lkMpkMCgxBZG1pblNlcnZpY2USdgoMQ3JlYXRlQXBpS2V5EiQuaGVsaW9zLmFkbWluLnYxLkNyZWF0ZUFwaUtleVJlcXVlc3QaJS5oZWxpb3MuYWRtaW4udjEuQ3JlYXRlQXBpS2V5UmVzcG9uc2UiGYLT5JMCEzoBKiIOL2FkbWluL3YxL2tleXMScAoLTGlzdEFwaUtleXMSIy5oZWxpb3MuYWRtaW4udjEuTGlzdEFwaUtleXNSZXF1ZXN0GiQuaGVsaW9zLmFkbWluLnYxLkxpc3RBcGlLZXlzUmVzcG9uc2UiFoLT5JMCEBIOL2FkbWluL3YxL2tleXMSagoMUmV2b2tlQXBpS2V5EiQuaGVsaW9zLmFkbWluLnYxLlJldm9rZUFwaUtleVJlcXVlc3QaFy5oZWxpb3MuYWRtaW4udjEuQXBpS2V5IhuC0+STAhUqEy9hZG1pbi92MS9rZXlzL3tpZH0SawoMQ3JlYXRlVGVuYW50EiQuaGVsaW9zLmFkbWluLnYxLkNyZWF0ZVRlbmFudFJlcXVlc3QaFy5oZWxpb3MuYWRtaW4udjEuVGVuYW50IhyC0+STAhY6ASoiES9hZG1pbi92MS90ZW5hbnRzEnMKC0xpc3RUZW5hbnRzEiMuaGVsaW9zLmFkbWluLnYxLkxpc3RUZW5hbnRzUmVxdWVzdBokLmhlbGlvcy5hZG1pbi52MS5MaXN0VGVuYW50c1Jlc3BvbnNlIhmC0+STAhMSES9hZG1pbi92MS90ZW5hbnRzEmsKCUxpc3RVc2VycxIhLmhlbGlvcy5hZG1pbi52MS5MaXN0VXNlcnNSZXF1ZXN0GiIuaGVsaW9zLmFkbWluLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIheC0+STAhESDy9hZG1pbi92MS91c2VycxJ2CghNb3ZlVXNlchIgLmhlbGlvcy5hZG1pbi52MS5Nb3ZlVXNlclJlcXVlc3QaGy5oZWxpb3MuYWRtaW4udjEuVXNlckNoYW5nZSIrgtPkkwIlOgEqGiAvYWRtaW4vdjEvdXNlcnMve3VzZXJfaWR9L3RlbmFudBKAAQoNU2V0VXNlclNjb3BlcxIlLmhlbGlvcy5hZG1pbi52MS5TZXRVc2VyU2NvcGVzUmVxdWVzdBobLmhlbGlvcy5hZG1pbi52MS5Vc2VyQ2hhbmdlIiuC0+STAiU6ASoaIC9hZG1pbi92MS91c2Vycy97dXNlcl9pZH0vc2NvcGVzEoUBCg9HcmFudFVzZXJTY29wZXMSIi5oZWxpb3MuYWRtaW4udjEuVXNlclNjb3Blc1JlcXVlc3QaGy5oZWxpb3MuYWRtaW4udjEuVXNlckNoYW5nZSIxgtPkkwIrOgEqIiYvYWRtaW4vdjEvdXNlcnMve3VzZXJfaWR9L3Njb3Blcy9ncmFudBKHAQoQUmVtb3ZlVXNlclNjb3BlcxIiLmhlbGlvcy5hZG1pbi52MS5Vc2VyU2NvcGVzUmVxdWVzdBobLmhlbGlvcy5hZG1pbi52MS5Vc2VyQ2hhbmdlIjKC0+STAiw6ASoiJy9hZG1pbi92MS91c2Vycy97dXNlcl9pZH0vc2NvcGVzL3JlbW92ZRJxCgdCYW5Vc2VyEh8uaGVsaW9zLmFkbWluLnYxLkJhblVzZXJSZXF1ZXN0GhsuaGVsaW9zLmFkbWluLnYxLlVzZXJDaGFuZ2UiKILT5JMCIjoBKiIdL2FkbWluL3YxL3VzZXJzL3t1c2VyX2lkfS9iYW4ScgoJVW5iYW5Vc2VyEiEuaGVsaW9zLmFkbWluLnYxLlVuYmFuVXNlclJlcXVlc3QaGy5oZWxpb3MuYWRtaW4udjEuVXNlckNoYW5nZSIlgtPkkwIfKh0vYWRtaW4vdjEvdXNlcnMve3VzZXJfaWR9L2JhbhJwCgpEZWxldGVVc2VyEiIuaGVsaW9zLmFkbWluLnYxLkRlbGV0ZVVzZXJSZXF1ZXN0GhsuaGVsaW9zLmFkbWluLnYxLlVzZXJDaGFuZ2UiIYLT5JMCGyoZL2FkbWluL3YxL3VzZXJzL3t1c2VyX2lkfWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_timestamp]);
+  fileDesc("ChtoZWxpb3MvYWRtaW4vdjEvYWRtaW4ucHJvdG8SD2hlbGlvcy5hZG1pbi52MSL0AgoGQXBpS2V5EgoKAmlkGAEgASgJEg4KBnByZWZpeBgCIAEoCRIMCgRuYW1lGAMgASgJEhwKCXRlbmFudF9pZBgEIAEoCVIJdGVuYW50X2lkEg4KBnNjb3BlcxgFIAMoCRI6CgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKY3JlYXRlZF9hdBI6CgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKZXhwaXJlc19hdBI+CgxsYXN0X3VzZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgxsYXN0X3VzZWRfYXQSOgoKcmV2b2tlZF9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCnJldm9rZWRfYXQSHgoKY3JlYXRlZF9ieRgKIAEoCVIKY3JlYXRlZF9ieSKBAQoTQ3JlYXRlQXBpS2V5UmVxdWVzdBIMCgRuYW1lGAEgASgJEhwKCXRlbmFudF9pZBgCIAEoCVIJdGVuYW50X2lkEg4KBnNjb3BlcxgDIAMoCRIuChJleHBpcmVzX2luX3NlY29uZHMYBCABKA1SEmV4cGlyZXNfaW5fc2Vjb25kcyJWChRDcmVhdGVBcGlLZXlSZXNwb25zZRIxCgdhcGlfa2V5GAEgASgLMhcuaGVsaW9zLmFkbWluLnYxLkFwaUtleVIHYXBpX2tleRILCgNrZXkYAiABKAkiXAoSTGlzdEFwaUtleXNSZXF1ZXN0EhwKCXRlbmFudF9pZBgBIAEoCVIJdGVuYW50X2lkEigKD2luY2x1ZGVfcmV2b2tlZBgCIAEoCFIPaW5jbHVkZV9yZXZva2VkIkoKE0xpc3RBcGlLZXlzUmVzcG9uc2USMwoIYXBpX2tleXMYASADKAsyFy5oZWxpb3MuYWRtaW4udjEuQXBpS2V5UghhcGlfa2V5cyIhChNSZXZva2VBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIl4KBlRlbmFudBIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEjoKCmNyZWF0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgpjcmVhdGVkX2F0Ii8KE0NyZWF0ZVRlbmFudFJlcXVlc3QSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCSIUChJMaXN0VGVuYW50c1JlcXVlc3QiPwoTTGlzdFRlbmFudHNSZXNwb25zZRIoCgd0ZW5hbnRzGAEgAygLMhcuaGVsaW9zLmFkbWluLnYxLlRlbmFudCKbAwoEVXNlchIKCgJpZBgBIAEoCRINCgVlbWFpbBgCIAEoCRIMCgRyb2xlGAMgASgJEhwKCXRlbmFudF9pZBgEIAEoCVIJdGVuYW50X2lkEg4KBnNjb3BlcxgFIAMoCRI6CgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKY3JlYXRlZF9hdBJECg9sYXN0X3NpZ25faW5fYXQYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUg9sYXN0X3NpZ25faW5fYXQSPgoMYmFubmVkX3VudGlsGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIMYmFubmVkX3VudGlsEj0KDXVzZXJfbWV0YWRhdGEYCSABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ug11c2VyX21ldGFkYXRhEjsKDGFwcF9tZXRhZGF0YRgKIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RSDGFwcF9tZXRhZGF0YSJ9ChBMaXN0VXNlcnNSZXF1ZXN0EhwKCXRlbmFudF9pZBgBIAEoCVIJdGVuYW50X2lkEg0KBWVtYWlsGAIgASgJEhwKCXBhZ2Vfc2l6ZRgDIAEoDVIJcGFnZV9zaXplEh4KCnBhZ2VfdG9rZW4YBCABKAlSCnBhZ2VfdG9rZW4iYwoRTGlzdFVzZXJzUmVzcG9uc2USJAoFdXNlcnMYASADKAsyFS5oZWxpb3MuYWRtaW4udjEuVXNlchIoCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlSD25leHRfcGFnZV90b2tlbiJdCgpVc2VyQ2hhbmdlEiMKBHVzZXIYASABKAsyFS5oZWxpb3MuYWRtaW4udjEuVXNlchIqChByZXZva2VkX3Nlc3Npb25zGAIgASgFUhByZXZva2VkX3Nlc3Npb25zIkkKD01vdmVVc2VyUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgJUgd1c2VyX2lkEhwKCXRlbmFudF9pZBgCIAEoCVIJdGVuYW50X2lkIkAKFFNldFVzZXJTY29wZXNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKAlSB3VzZXJfaWQSDgoGc2NvcGVzGAIgAygJIj0KEVVzZXJTY29wZXNSZXF1ZXN0EhgKB3VzZXJfaWQYASABKAlSB3VzZXJfaWQSDgoGc2NvcGVzGAIgAygJIlYKDkJhblVzZXJSZXF1ZXN0EhgKB3VzZXJfaWQYASABKAlSB3VzZXJfaWQSKgoQZHVyYXRpb25fc2Vjb25kcxgCIAEoDVIQZHVyYXRpb25fc2Vjb25kcyIsChBVbmJhblVzZXJSZXF1ZXN0EhgKB3VzZXJfaWQYASABKAlSB3VzZXJfaWQiLQoRRGVsZXRlVXNlclJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoCVIHdXNlcl9pZCIzChdMaXN0VXNlclNlc3Npb25zUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgJUgd1c2VyX2lkIsEBCgtVc2VyU2Vzc2lvbhIKCgJpZBgBIAEoCRI6CgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIKY3JlYXRlZF9hdBI+CgxyZWZyZXNoZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgxyZWZyZXNoZWRfYXQSHgoKdXNlcl9hZ2VudBgEIAEoCVIKdXNlcl9hZ2VudBIKCgJpcBgFIAEoCSJKChhMaXN0VXNlclNlc3Npb25zUmVzcG9uc2USLgoIc2Vzc2lvbnMYASADKAsyHC5oZWxpb3MuYWRtaW4udjEuVXNlclNlc3Npb24iUgoWRW5kVXNlclNlc3Npb25zUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgJUgd1c2VyX2lkEh4KCnNlc3Npb25faWQYAiABKAlSCnNlc3Npb25faWQiRAoWU2V0VXNlclBhc3N3b3JkUmVxdWVzdBIYCgd1c2VyX2lkGAEgASgJUgd1c2VyX2lkEhAKCHBhc3N3b3JkGAIgASgJInIKGVNldFVzZXJBcHBNZXRhZGF0YVJlcXVlc3QSGAoHdXNlcl9pZBgBIAEoCVIHdXNlcl9pZBI7CgxhcHBfbWV0YWRhdGEYAiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0UgxhcHBfbWV0YWRhdGEyhBEKDEFkbWluU2VydmljZRJ2CgxDcmVhdGVBcGlLZXkSJC5oZWxpb3MuYWRtaW4udjEuQ3JlYXRlQXBpS2V5UmVxdWVzdBolLmhlbGlvcy5hZG1pbi52MS5DcmVhdGVBcGlLZXlSZXNwb25zZSIZgtPkkwITOgEqIg4vYWRtaW4vdjEva2V5cxJwCgtMaXN0QXBpS2V5cxIjLmhlbGlvcy5hZG1pbi52MS5MaXN0QXBpS2V5c1JlcXVlc3QaJC5oZWxpb3MuYWRtaW4udjEuTGlzdEFwaUtleXNSZXNwb25zZSIWgtPkkwIQEg4vYWRtaW4vdjEva2V5cxJqCgxSZXZva2VBcGlLZXkSJC5oZWxpb3MuYWRtaW4udjEuUmV2b2tlQXBpS2V5UmVxdWVzdBoXLmhlbGlvcy5hZG1pbi52MS5BcGlLZXkiG4LT5JMCFSoTL2FkbWluL3YxL2tleXMve2lkfRJrCgxDcmVhdGVUZW5hbnQSJC5oZWxpb3MuYWRtaW4udjEuQ3JlYXRlVGVuYW50UmVxdWVzdBoXLmhlbGlvcy5hZG1pbi52MS5UZW5hbnQiHILT5JMCFjoBKiIRL2FkbWluL3YxL3RlbmFudHMScwoLTGlzdFRlbmFudHMSIy5oZWxpb3MuYWRtaW4udjEuTGlzdFRlbmFudHNSZXF1ZXN0GiQuaGVsaW9zLmFkbWluLnYxLkxpc3RUZW5hbnRzUmVzcG9uc2UiGYLT5JMCExIRL2FkbWluL3YxL3RlbmFudHMSawoJTGlzdFVzZXJzEiEuaGVsaW9zLmFkbWluLnYxLkxpc3RVc2Vyc1JlcXVlc3QaIi5oZWxpb3MuYWRtaW4udjEuTGlzdFVzZXJzUmVzcG9uc2UiF4LT5JMCERIPL2FkbWluL3YxL3VzZXJzEnYKCE1vdmVVc2VyEiAuaGVsaW9zLmFkbWluLnYxLk1vdmVVc2VyUmVxdWVzdBobLmhlbGlvcy5hZG1pbi52MS5Vc2VyQ2hhbmdlIiuC0+STAiU6ASoaIC9hZG1pbi92MS91c2Vycy97dXNlcl9pZH0vdGVuYW50EoABCg1TZXRVc2VyU2NvcGVzEiUuaGVsaW9zLmFkbWluLnYxLlNldFVzZXJTY29wZXNSZXF1ZXN0GhsuaGVsaW9zLmFkbWluLnYxLlVzZXJDaGFuZ2UiK4LT5JMCJToBKhogL2FkbWluL3YxL3VzZXJzL3t1c2VyX2lkfS9zY29wZXMShQEKD0dyYW50VXNlclNjb3BlcxIiLmhlbGlvcy5hZG1pbi52MS5Vc2VyU2NvcGVzUmVxdWVzdBobLmhlbGlvcy5hZG1pbi52MS5Vc2VyQ2hhbmdlIjGC0+STAis6ASoiJi9hZG1pbi92MS91c2Vycy97dXNlcl9pZH0vc2NvcGVzL2dyYW50EocBChBSZW1vdmVVc2VyU2NvcGVzEiIuaGVsaW9zLmFkbWluLnYxLlVzZXJTY29wZXNSZXF1ZXN0GhsuaGVsaW9zLmFkbWluLnYxLlVzZXJDaGFuZ2UiMoLT5JMCLDoBKiInL2FkbWluL3YxL3VzZXJzL3t1c2VyX2lkfS9zY29wZXMvcmVtb3ZlEnEKB0JhblVzZXISHy5oZWxpb3MuYWRtaW4udjEuQmFuVXNlclJlcXVlc3QaGy5oZWxpb3MuYWRtaW4udjEuVXNlckNoYW5nZSIogtPkkwIiOgEqIh0vYWRtaW4vdjEvdXNlcnMve3VzZXJfaWR9L2JhbhJyCglVbmJhblVzZXISIS5oZWxpb3MuYWRtaW4udjEuVW5iYW5Vc2VyUmVxdWVzdBobLmhlbGlvcy5hZG1pbi52MS5Vc2VyQ2hhbmdlIiWC0+STAh8qHS9hZG1pbi92MS91c2Vycy97dXNlcl9pZH0vYmFuEnAKCkRlbGV0ZVVzZXISIi5oZWxpb3MuYWRtaW4udjEuRGVsZXRlVXNlclJlcXVlc3QaGy5oZWxpb3MuYWRtaW4udjEuVXNlckNoYW5nZSIhgtPkkwIbKhkvYWRtaW4vdjEvdXNlcnMve3VzZXJfaWR9EpMBChBMaXN0VXNlclNlc3Npb25zEiguaGVsaW9zLmFkbWluLnYxLkxpc3RVc2VyU2Vzc2lvbnNSZXF1ZXN0GikuaGVsaW9zLmFkbWluLnYxLkxpc3RVc2VyU2Vzc2lvbnNSZXNwb25zZSIqgtPkkwIkEiIvYWRtaW4vdjEvdXNlcnMve3VzZXJfaWR9L3Nlc3Npb25zErYBCg9FbmRVc2VyU2Vzc2lvbnMSJy5oZWxpb3MuYWRtaW4udjEuRW5kVXNlclNlc3Npb25zUmVxdWVzdBobLmhlbGlvcy5hZG1pbi52MS5Vc2VyQ2hhbmdlIl2C0+STAldaMSovL2FkbWluL3YxL3VzZXJzL3t1c2VyX2lkfS9zZXNzaW9ucy97c2Vzc2lvbl9pZH0qIi9hZG1pbi92MS91c2Vycy97dXNlcl9pZH0vc2Vzc2lvbnMShgEKD1NldFVzZXJQYXNzd29yZBInLmhlbGlvcy5hZG1pbi52MS5TZXRVc2VyUGFzc3dvcmRSZXF1ZXN0GhsuaGVsaW9zLmFkbWluLnYxLlVzZXJDaGFuZ2UiLYLT5JMCJzoBKhoiL2FkbWluL3YxL3VzZXJzL3t1c2VyX2lkfS9wYXNzd29yZBKQAQoSU2V0VXNlckFwcE1ldGFkYXRhEiouaGVsaW9zLmFkbWluLnYxLlNldFVzZXJBcHBNZXRhZGF0YVJlcXVlc3QaGy5oZWxpb3MuYWRtaW4udjEuVXNlckNoYW5nZSIxgtPkkwIrOgEqGiYvYWRtaW4vdjEvdXNlcnMve3VzZXJfaWR9L2FwcF9tZXRhZGF0YWIGcHJvdG8z", [file_google_api_annotations, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * ApiKey describes an API key; its secret is never part of it.
@@ -367,6 +367,16 @@ export type User = Message<"helios.admin.v1.User"> & {
    * @generated from field: google.protobuf.Timestamp banned_until = 8 [json_name = "banned_until"];
    */
   bannedUntil?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Struct user_metadata = 9 [json_name = "user_metadata"];
+   */
+  userMetadata?: JsonObject | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Struct app_metadata = 10 [json_name = "app_metadata"];
+   */
+  appMetadata?: JsonObject | undefined;
 };
 
 /**
@@ -611,6 +621,161 @@ export const DeleteUserRequestSchema: GenMessage<DeleteUserRequest> = /*@__PURE_
   messageDesc(file_helios_admin_v1_admin, 19);
 
 /**
+ * ListUserSessionsRequest names a user.
+ *
+ * @generated from message helios.admin.v1.ListUserSessionsRequest
+ */
+export type ListUserSessionsRequest = Message<"helios.admin.v1.ListUserSessionsRequest"> & {
+  /**
+   * @generated from field: string user_id = 1 [json_name = "user_id"];
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message helios.admin.v1.ListUserSessionsRequest.
+ * Use `create(ListUserSessionsRequestSchema)` to create a new message.
+ */
+export const ListUserSessionsRequestSchema: GenMessage<ListUserSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_helios_admin_v1_admin, 20);
+
+/**
+ * UserSession describes one live session of a user (never its tokens).
+ *
+ * @generated from message helios.admin.v1.UserSession
+ */
+export type UserSession = Message<"helios.admin.v1.UserSession"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 2 [json_name = "created_at"];
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Unset when never refreshed.
+   *
+   * @generated from field: google.protobuf.Timestamp refreshed_at = 3 [json_name = "refreshed_at"];
+   */
+  refreshedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string user_agent = 4 [json_name = "user_agent"];
+   */
+  userAgent: string;
+
+  /**
+   * @generated from field: string ip = 5;
+   */
+  ip: string;
+};
+
+/**
+ * Describes the message helios.admin.v1.UserSession.
+ * Use `create(UserSessionSchema)` to create a new message.
+ */
+export const UserSessionSchema: GenMessage<UserSession> = /*@__PURE__*/
+  messageDesc(file_helios_admin_v1_admin, 21);
+
+/**
+ * ListUserSessionsResponse holds a user's live sessions, newest first.
+ *
+ * @generated from message helios.admin.v1.ListUserSessionsResponse
+ */
+export type ListUserSessionsResponse = Message<"helios.admin.v1.ListUserSessionsResponse"> & {
+  /**
+   * @generated from field: repeated helios.admin.v1.UserSession sessions = 1;
+   */
+  sessions: UserSession[];
+};
+
+/**
+ * Describes the message helios.admin.v1.ListUserSessionsResponse.
+ * Use `create(ListUserSessionsResponseSchema)` to create a new message.
+ */
+export const ListUserSessionsResponseSchema: GenMessage<ListUserSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_helios_admin_v1_admin, 22);
+
+/**
+ * EndUserSessionsRequest names a user and optionally one of its sessions.
+ *
+ * @generated from message helios.admin.v1.EndUserSessionsRequest
+ */
+export type EndUserSessionsRequest = Message<"helios.admin.v1.EndUserSessionsRequest"> & {
+  /**
+   * @generated from field: string user_id = 1 [json_name = "user_id"];
+   */
+  userId: string;
+
+  /**
+   * Only this session, when set; every session otherwise.
+   *
+   * @generated from field: string session_id = 2 [json_name = "session_id"];
+   */
+  sessionId: string;
+};
+
+/**
+ * Describes the message helios.admin.v1.EndUserSessionsRequest.
+ * Use `create(EndUserSessionsRequestSchema)` to create a new message.
+ */
+export const EndUserSessionsRequestSchema: GenMessage<EndUserSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_helios_admin_v1_admin, 23);
+
+/**
+ * SetUserPasswordRequest names a user and its new password.
+ *
+ * @generated from message helios.admin.v1.SetUserPasswordRequest
+ */
+export type SetUserPasswordRequest = Message<"helios.admin.v1.SetUserPasswordRequest"> & {
+  /**
+   * @generated from field: string user_id = 1 [json_name = "user_id"];
+   */
+  userId: string;
+
+  /**
+   * @generated from field: string password = 2;
+   */
+  password: string;
+};
+
+/**
+ * Describes the message helios.admin.v1.SetUserPasswordRequest.
+ * Use `create(SetUserPasswordRequestSchema)` to create a new message.
+ */
+export const SetUserPasswordRequestSchema: GenMessage<SetUserPasswordRequest> = /*@__PURE__*/
+  messageDesc(file_helios_admin_v1_admin, 24);
+
+/**
+ * SetUserAppMetadataRequest names a user and its new app_metadata.
+ *
+ * @generated from message helios.admin.v1.SetUserAppMetadataRequest
+ */
+export type SetUserAppMetadataRequest = Message<"helios.admin.v1.SetUserAppMetadataRequest"> & {
+  /**
+   * @generated from field: string user_id = 1 [json_name = "user_id"];
+   */
+  userId: string;
+
+  /**
+   * A JSON object of at most 2048 bytes; replaces the current one.
+   *
+   * @generated from field: google.protobuf.Struct app_metadata = 2 [json_name = "app_metadata"];
+   */
+  appMetadata?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message helios.admin.v1.SetUserAppMetadataRequest.
+ * Use `create(SetUserAppMetadataRequestSchema)` to create a new message.
+ */
+export const SetUserAppMetadataRequestSchema: GenMessage<SetUserAppMetadataRequest> = /*@__PURE__*/
+  messageDesc(file_helios_admin_v1_admin, 25);
+
+/**
  * AdminService manages API keys, tenants and users. Every RPC requires a
  * principal holding the `admin` scope (403 insufficient_scope otherwise). The
  * admin scope is global: an admin of any tenant manages every tenant, as it
@@ -753,6 +918,48 @@ export const AdminService: GenService<{
   deleteUser: {
     methodKind: "unary";
     input: typeof DeleteUserRequestSchema;
+    output: typeof UserChangeSchema;
+  },
+  /**
+   * Lists a user's live sessions, newest first.
+   *
+   * @generated from rpc helios.admin.v1.AdminService.ListUserSessions
+   */
+  listUserSessions: {
+    methodKind: "unary";
+    input: typeof ListUserSessionsRequestSchema;
+    output: typeof ListUserSessionsResponseSchema;
+  },
+  /**
+   * Ends one session of a user (session_id), or all of them (no session_id).
+   *
+   * @generated from rpc helios.admin.v1.AdminService.EndUserSessions
+   */
+  endUserSessions: {
+    methodKind: "unary";
+    input: typeof EndUserSessionsRequestSchema;
+    output: typeof UserChangeSchema;
+  },
+  /**
+   * Sets a user's password (a support desk's reset), under the sign-up
+   * password policy; every session of the user ends at once.
+   *
+   * @generated from rpc helios.admin.v1.AdminService.SetUserPassword
+   */
+  setUserPassword: {
+    methodKind: "unary";
+    input: typeof SetUserPasswordRequestSchema;
+    output: typeof UserChangeSchema;
+  },
+  /**
+   * Replaces a user's app_metadata; access tokens carry it from the user's
+   * next refresh or sign-in.
+   *
+   * @generated from rpc helios.admin.v1.AdminService.SetUserAppMetadata
+   */
+  setUserAppMetadata: {
+    methodKind: "unary";
+    input: typeof SetUserAppMetadataRequestSchema;
     output: typeof UserChangeSchema;
   },
 }> = /*@__PURE__*/

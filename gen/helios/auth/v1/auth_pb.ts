@@ -6,14 +6,14 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_google_api_annotations } from "../../../google/api/annotations_pb.js";
 import type { EmptySchema, Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_empty, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import { file_google_protobuf_empty, file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file helios/auth/v1/auth.proto.
  */
 export const file_helios_auth_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChloZWxpb3MvYXV0aC92MS9hdXRoLnByb3RvEg5oZWxpb3MuYXV0aC52MSIwCg1TaWduVXBSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJInUKDFRva2VuUmVxdWVzdBIeCgpncmFudF90eXBlGAEgASgJUgpncmFudF90eXBlEg0KBWVtYWlsGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEiQKDXJlZnJlc2hfdG9rZW4YBCABKAlSDXJlZnJlc2hfdG9rZW4iNgoOUmVmcmVzaFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCVINcmVmcmVzaF90b2tlbiIeCg1Mb2dvdXRSZXF1ZXN0Eg0KBXNjb3BlGAEgASgJIhAKDkdldFVzZXJSZXF1ZXN0ItcBCgdTZXNzaW9uEiIKDGFjY2Vzc190b2tlbhgBIAEoCVIMYWNjZXNzX3Rva2VuEh4KCnRva2VuX3R5cGUYAiABKAlSCnRva2VuX3R5cGUSHgoKZXhwaXJlc19pbhgDIAEoBVIKZXhwaXJlc19pbhIeCgpleHBpcmVzX2F0GAQgASgNUgpleHBpcmVzX2F0EiQKDXJlZnJlc2hfdG9rZW4YBSABKAlSDXJlZnJlc2hfdG9rZW4SIgoEdXNlchgGIAEoCzIULmhlbGlvcy5hdXRoLnYxLlVzZXIi3wEKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSDAoEcm9sZRgDIAEoCRIcCgl0ZW5hbnRfaWQYBCABKAlSCXRlbmFudF9pZBIOCgZzY29wZXMYBSADKAkSOgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCmNyZWF0ZWRfYXQSRAoPbGFzdF9zaWduX2luX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIPbGFzdF9zaWduX2luX2F0MtwDCgtBdXRoU2VydmljZRJcCgZTaWduVXASHS5oZWxpb3MuYXV0aC52MS5TaWduVXBSZXF1ZXN0GhcuaGVsaW9zLmF1dGgudjEuU2Vzc2lvbiIagtPkkwIUOgEqIg8vYXV0aC92MS9zaWdudXASWQoFVG9rZW4SHC5oZWxpb3MuYXV0aC52MS5Ub2tlblJlcXVlc3QaFy5oZWxpb3MuYXV0aC52MS5TZXNzaW9uIhmC0+STAhM6ASoiDi9hdXRoL3YxL3Rva2VuEl8KB1JlZnJlc2gSHi5oZWxpb3MuYXV0aC52MS5SZWZyZXNoUmVxdWVzdBoXLmhlbGlvcy5hdXRoLnYxLlNlc3Npb24iG4LT5JMCFToBKiIQL2F1dGgvdjEvcmVmcmVzaBJbCgZMb2dvdXQSHS5oZWxpb3MuYXV0aC52MS5Mb2dvdXRSZXF1ZXN0GhYuZ29vZ2xlLnByb3RvYnVmLkVtcHR5IhqC0+STAhQ6ASoiDy9hdXRoL3YxL2xvZ291dBJWCgdHZXRVc2VyEh4uaGVsaW9zLmF1dGgudjEuR2V0VXNlclJlcXVlc3QaFC5oZWxpb3MuYXV0aC52MS5Vc2VyIhWC0+STAg8SDS9hdXRoL3YxL3VzZXJiBnByb3RvMw", [file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_timestamp]);
+  fileDesc("ChloZWxpb3MvYXV0aC92MS9hdXRoLnByb3RvEg5oZWxpb3MuYXV0aC52MSJXCg1TaWduVXBSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEiUKBGRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0InUKDFRva2VuUmVxdWVzdBIeCgpncmFudF90eXBlGAEgASgJUgpncmFudF90eXBlEg0KBWVtYWlsGAIgASgJEhAKCHBhc3N3b3JkGAMgASgJEiQKDXJlZnJlc2hfdG9rZW4YBCABKAlSDXJlZnJlc2hfdG9rZW4iNgoOUmVmcmVzaFJlcXVlc3QSJAoNcmVmcmVzaF90b2tlbhgBIAEoCVINcmVmcmVzaF90b2tlbiIeCg1Mb2dvdXRSZXF1ZXN0Eg0KBXNjb3BlGAEgASgJIhAKDkdldFVzZXJSZXF1ZXN0ItcBCgdTZXNzaW9uEiIKDGFjY2Vzc190b2tlbhgBIAEoCVIMYWNjZXNzX3Rva2VuEh4KCnRva2VuX3R5cGUYAiABKAlSCnRva2VuX3R5cGUSHgoKZXhwaXJlc19pbhgDIAEoBVIKZXhwaXJlc19pbhIeCgpleHBpcmVzX2F0GAQgASgNUgpleHBpcmVzX2F0EiQKDXJlZnJlc2hfdG9rZW4YBSABKAlSDXJlZnJlc2hfdG9rZW4SIgoEdXNlchgGIAEoCzIULmhlbGlvcy5hdXRoLnYxLlVzZXIi2wIKBFVzZXISCgoCaWQYASABKAkSDQoFZW1haWwYAiABKAkSDAoEcm9sZRgDIAEoCRIcCgl0ZW5hbnRfaWQYBCABKAlSCXRlbmFudF9pZBIOCgZzY29wZXMYBSADKAkSOgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSCmNyZWF0ZWRfYXQSRAoPbGFzdF9zaWduX2luX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcFIPbGFzdF9zaWduX2luX2F0Ej0KDXVzZXJfbWV0YWRhdGEYCCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0Ug11c2VyX21ldGFkYXRhEjsKDGFwcF9tZXRhZGF0YRgJIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3RSDGFwcF9tZXRhZGF0YSJ4ChFVcGRhdGVVc2VyUmVxdWVzdBIQCghwYXNzd29yZBgBIAEoCRIqChBjdXJyZW50X3Bhc3N3b3JkGAIgASgJUhBjdXJyZW50X3Bhc3N3b3JkEiUKBGRhdGEYAyABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IhUKE0xpc3RTZXNzaW9uc1JlcXVlc3Qi0gEKC1Nlc3Npb25JbmZvEgoKAmlkGAEgASgJEjoKCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wUgpjcmVhdGVkX2F0Ej4KDHJlZnJlc2hlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBSDHJlZnJlc2hlZF9hdBIeCgp1c2VyX2FnZW50GAQgASgJUgp1c2VyX2FnZW50EgoKAmlwGAUgASgJEg8KB2N1cnJlbnQYBiABKAgiRQoUTGlzdFNlc3Npb25zUmVzcG9uc2USLQoIc2Vzc2lvbnMYASADKAsyGy5oZWxpb3MuYXV0aC52MS5TZXNzaW9uSW5mbyIfChFFbmRTZXNzaW9uUmVxdWVzdBIKCgJpZBgBIAEoCSIQCg5HZXRKd2tzUmVxdWVzdCKrAQoDSndrEgsKA2t0eRgBIAEoCRILCgNraWQYAiABKAkSCwoDYWxnGAMgASgJEgsKA3VzZRgEIAEoCRIQCgNjcnYYBSABKAlIAIgBARIOCgF4GAYgASgJSAGIAQESDgoBeRgHIAEoCUgCiAEBEg4KAW4YCCABKAlIA4gBARIOCgFlGAkgASgJSASIAQFCBgoEX2NydkIECgJfeEIECgJfeUIECgJfbkIECgJfZSIpCgRKd2tzEiEKBGtleXMYASADKAsyEy5oZWxpb3MuYXV0aC52MS5Kd2syhQcKC0F1dGhTZXJ2aWNlElwKBlNpZ25VcBIdLmhlbGlvcy5hdXRoLnYxLlNpZ25VcFJlcXVlc3QaFy5oZWxpb3MuYXV0aC52MS5TZXNzaW9uIhqC0+STAhQ6ASoiDy9hdXRoL3YxL3NpZ251cBJZCgVUb2tlbhIcLmhlbGlvcy5hdXRoLnYxLlRva2VuUmVxdWVzdBoXLmhlbGlvcy5hdXRoLnYxLlNlc3Npb24iGYLT5JMCEzoBKiIOL2F1dGgvdjEvdG9rZW4SXwoHUmVmcmVzaBIeLmhlbGlvcy5hdXRoLnYxLlJlZnJlc2hSZXF1ZXN0GhcuaGVsaW9zLmF1dGgudjEuU2Vzc2lvbiIbgtPkkwIVOgEqIhAvYXV0aC92MS9yZWZyZXNoElsKBkxvZ291dBIdLmhlbGlvcy5hdXRoLnYxLkxvZ291dFJlcXVlc3QaFi5nb29nbGUucHJvdG9idWYuRW1wdHkiGoLT5JMCFDoBKiIPL2F1dGgvdjEvbG9nb3V0ElYKB0dldFVzZXISHi5oZWxpb3MuYXV0aC52MS5HZXRVc2VyUmVxdWVzdBoULmhlbGlvcy5hdXRoLnYxLlVzZXIiFYLT5JMCDxINL2F1dGgvdjEvdXNlchJfCgpVcGRhdGVVc2VyEiEuaGVsaW9zLmF1dGgudjEuVXBkYXRlVXNlclJlcXVlc3QaFC5oZWxpb3MuYXV0aC52MS5Vc2VyIhiC0+STAhI6ASoaDS9hdXRoL3YxL3VzZXISdAoMTGlzdFNlc3Npb25zEiMuaGVsaW9zLmF1dGgudjEuTGlzdFNlc3Npb25zUmVxdWVzdBokLmhlbGlvcy5hdXRoLnYxLkxpc3RTZXNzaW9uc1Jlc3BvbnNlIhmC0+STAhMSES9hdXRoL3YxL3Nlc3Npb25zEmcKCkVuZFNlc3Npb24SIS5oZWxpb3MuYXV0aC52MS5FbmRTZXNzaW9uUmVxdWVzdBoWLmdvb2dsZS5wcm90b2J1Zi5FbXB0eSIegtPkkwIYKhYvYXV0aC92MS9zZXNzaW9ucy97aWR9EmcKB0dldEp3a3MSHi5oZWxpb3MuYXV0aC52MS5HZXRKd2tzUmVxdWVzdBoULmhlbGlvcy5hdXRoLnYxLkp3a3MiJoLT5JMCIBIeL2F1dGgvdjEvLndlbGwta25vd24vandrcy5qc29uYgZwcm90bzM", [file_google_api_annotations, file_google_protobuf_empty, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * SignUpRequest creates an account with an email and a password.
@@ -30,6 +30,13 @@ export type SignUpRequest = Message<"helios.auth.v1.SignUpRequest"> & {
    * @generated from field: string password = 2;
    */
   password: string;
+
+  /**
+   * The new user's user_metadata: a JSON object of at most 2048 bytes.
+   *
+   * @generated from field: google.protobuf.Struct data = 3;
+   */
+  data?: JsonObject | undefined;
 };
 
 /**
@@ -226,6 +233,20 @@ export type User = Message<"helios.auth.v1.User"> & {
    * @generated from field: google.protobuf.Timestamp last_sign_in_at = 7 [json_name = "last_sign_in_at"];
    */
   lastSignInAt?: Timestamp | undefined;
+
+  /**
+   * What the user keeps about themselves (set at sign-up and by UpdateUser).
+   *
+   * @generated from field: google.protobuf.Struct user_metadata = 8 [json_name = "user_metadata"];
+   */
+  userMetadata?: JsonObject | undefined;
+
+  /**
+   * What administrators keep about the user; read-only for the user.
+   *
+   * @generated from field: google.protobuf.Struct app_metadata = 9 [json_name = "app_metadata"];
+   */
+  appMetadata?: JsonObject | undefined;
 };
 
 /**
@@ -234,6 +255,242 @@ export type User = Message<"helios.auth.v1.User"> & {
  */
 export const UserSchema: GenMessage<User> = /*@__PURE__*/
   messageDesc(file_helios_auth_v1_auth, 6);
+
+/**
+ * UpdateUserRequest is GoTrue's body of PUT /auth/v1/user.
+ *
+ * @generated from message helios.auth.v1.UpdateUserRequest
+ */
+export type UpdateUserRequest = Message<"helios.auth.v1.UpdateUserRequest"> & {
+  /**
+   * The new password; empty keeps the current one.
+   *
+   * @generated from field: string password = 1;
+   */
+  password: string;
+
+  /**
+   * The current password; required with a new password unless the session
+   * signed in within the reauthentication window.
+   *
+   * @generated from field: string current_password = 2 [json_name = "current_password"];
+   */
+  currentPassword: string;
+
+  /**
+   * Merged into user_metadata key by key; a null value removes its key.
+   *
+   * @generated from field: google.protobuf.Struct data = 3;
+   */
+  data?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message helios.auth.v1.UpdateUserRequest.
+ * Use `create(UpdateUserRequestSchema)` to create a new message.
+ */
+export const UpdateUserRequestSchema: GenMessage<UpdateUserRequest> = /*@__PURE__*/
+  messageDesc(file_helios_auth_v1_auth, 7);
+
+/**
+ * ListSessionsRequest has no fields: the user comes from the credentials.
+ *
+ * @generated from message helios.auth.v1.ListSessionsRequest
+ */
+export type ListSessionsRequest = Message<"helios.auth.v1.ListSessionsRequest"> & {
+};
+
+/**
+ * Describes the message helios.auth.v1.ListSessionsRequest.
+ * Use `create(ListSessionsRequestSchema)` to create a new message.
+ */
+export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_helios_auth_v1_auth, 8);
+
+/**
+ * SessionInfo describes one live session (never its tokens).
+ *
+ * @generated from message helios.auth.v1.SessionInfo
+ */
+export type SessionInfo = Message<"helios.auth.v1.SessionInfo"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 2 [json_name = "created_at"];
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * Time of the last refresh; unset when never refreshed.
+   *
+   * @generated from field: google.protobuf.Timestamp refreshed_at = 3 [json_name = "refreshed_at"];
+   */
+  refreshedAt?: Timestamp | undefined;
+
+  /**
+   * As sent when the session signed in (at most 512 characters).
+   *
+   * @generated from field: string user_agent = 4 [json_name = "user_agent"];
+   */
+  userAgent: string;
+
+  /**
+   * Client address when the session signed in.
+   *
+   * @generated from field: string ip = 5;
+   */
+  ip: string;
+
+  /**
+   * True for the session of the calling token.
+   *
+   * @generated from field: bool current = 6;
+   */
+  current: boolean;
+};
+
+/**
+ * Describes the message helios.auth.v1.SessionInfo.
+ * Use `create(SessionInfoSchema)` to create a new message.
+ */
+export const SessionInfoSchema: GenMessage<SessionInfo> = /*@__PURE__*/
+  messageDesc(file_helios_auth_v1_auth, 9);
+
+/**
+ * ListSessionsResponse holds the live sessions, newest first.
+ *
+ * @generated from message helios.auth.v1.ListSessionsResponse
+ */
+export type ListSessionsResponse = Message<"helios.auth.v1.ListSessionsResponse"> & {
+  /**
+   * @generated from field: repeated helios.auth.v1.SessionInfo sessions = 1;
+   */
+  sessions: SessionInfo[];
+};
+
+/**
+ * Describes the message helios.auth.v1.ListSessionsResponse.
+ * Use `create(ListSessionsResponseSchema)` to create a new message.
+ */
+export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_helios_auth_v1_auth, 10);
+
+/**
+ * EndSessionRequest names a session of the caller.
+ *
+ * @generated from message helios.auth.v1.EndSessionRequest
+ */
+export type EndSessionRequest = Message<"helios.auth.v1.EndSessionRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message helios.auth.v1.EndSessionRequest.
+ * Use `create(EndSessionRequestSchema)` to create a new message.
+ */
+export const EndSessionRequestSchema: GenMessage<EndSessionRequest> = /*@__PURE__*/
+  messageDesc(file_helios_auth_v1_auth, 11);
+
+/**
+ * GetJwksRequest has no fields.
+ *
+ * @generated from message helios.auth.v1.GetJwksRequest
+ */
+export type GetJwksRequest = Message<"helios.auth.v1.GetJwksRequest"> & {
+};
+
+/**
+ * Describes the message helios.auth.v1.GetJwksRequest.
+ * Use `create(GetJwksRequestSchema)` to create a new message.
+ */
+export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
+  messageDesc(file_helios_auth_v1_auth, 12);
+
+/**
+ * Jwk is a public key (RFC 7517): EC keys carry crv, x and y; RSA keys n and e.
+ *
+ * @generated from message helios.auth.v1.Jwk
+ */
+export type Jwk = Message<"helios.auth.v1.Jwk"> & {
+  /**
+   * @generated from field: string kty = 1;
+   */
+  kty: string;
+
+  /**
+   * @generated from field: string kid = 2;
+   */
+  kid: string;
+
+  /**
+   * @generated from field: string alg = 3;
+   */
+  alg: string;
+
+  /**
+   * Always "sig".
+   *
+   * @generated from field: string use = 4;
+   */
+  use: string;
+
+  /**
+   * @generated from field: optional string crv = 5;
+   */
+  crv?: string | undefined;
+
+  /**
+   * @generated from field: optional string x = 6;
+   */
+  x?: string | undefined;
+
+  /**
+   * @generated from field: optional string y = 7;
+   */
+  y?: string | undefined;
+
+  /**
+   * @generated from field: optional string n = 8;
+   */
+  n?: string | undefined;
+
+  /**
+   * @generated from field: optional string e = 9;
+   */
+  e?: string | undefined;
+};
+
+/**
+ * Describes the message helios.auth.v1.Jwk.
+ * Use `create(JwkSchema)` to create a new message.
+ */
+export const JwkSchema: GenMessage<Jwk> = /*@__PURE__*/
+  messageDesc(file_helios_auth_v1_auth, 13);
+
+/**
+ * Jwks is a JSON Web Key Set.
+ *
+ * @generated from message helios.auth.v1.Jwks
+ */
+export type Jwks = Message<"helios.auth.v1.Jwks"> & {
+  /**
+   * @generated from field: repeated helios.auth.v1.Jwk keys = 1;
+   */
+  keys: Jwk[];
+};
+
+/**
+ * Describes the message helios.auth.v1.Jwks.
+ * Use `create(JwksSchema)` to create a new message.
+ */
+export const JwksSchema: GenMessage<Jwks> = /*@__PURE__*/
+  messageDesc(file_helios_auth_v1_auth, 14);
 
 /**
  * AuthService signs users up and in, rotates refresh tokens, revokes sessions
@@ -294,6 +551,50 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof GetUserRequestSchema;
     output: typeof UserSchema;
+  },
+  /**
+   * Changes the authenticated user's password and/or user_metadata. A new
+   * password needs the current one unless the caller's session signed in
+   * within the reauthentication window; it ends every other session of the
+   * user at once and keeps the caller's.
+   *
+   * @generated from rpc helios.auth.v1.AuthService.UpdateUser
+   */
+  updateUser: {
+    methodKind: "unary";
+    input: typeof UpdateUserRequestSchema;
+    output: typeof UserSchema;
+  },
+  /**
+   * Lists the authenticated user's live sessions, newest first.
+   *
+   * @generated from rpc helios.auth.v1.AuthService.ListSessions
+   */
+  listSessions: {
+    methodKind: "unary";
+    input: typeof ListSessionsRequestSchema;
+    output: typeof ListSessionsResponseSchema;
+  },
+  /**
+   * Ends one of the authenticated user's sessions (the caller's own too).
+   *
+   * @generated from rpc helios.auth.v1.AuthService.EndSession
+   */
+  endSession: {
+    methodKind: "unary";
+    input: typeof EndSessionRequestSchema;
+    output: typeof EmptySchema;
+  },
+  /**
+   * The public keys that verify access tokens (empty under HS256), as a JSON
+   * Web Key Set. Callable without credentials; answers carry cache headers.
+   *
+   * @generated from rpc helios.auth.v1.AuthService.GetJwks
+   */
+  getJwks: {
+    methodKind: "unary";
+    input: typeof GetJwksRequestSchema;
+    output: typeof JwksSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_helios_auth_v1_auth, 0);
