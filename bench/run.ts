@@ -18,7 +18,7 @@ import { resultsDir, workerScript } from "./lib/paths.js";
 import { machineBusySeconds, memoryOf, type Memory } from "./lib/proc.js";
 import { writeReport } from "./lib/report.js";
 import { budgetRow, skippedRow, type ResultRow } from "./lib/results.js";
-import { scenario1, scenario2, scenario3, scenario4, scenario5, scenario6, type SuiteContext } from "./lib/scenarios.js";
+import { scenario1, scenario2, scenario3, scenario4, scenario5, scenario6, scenario8, type SuiteContext } from "./lib/scenarios.js";
 import { benchServiceFlags, startService, type ServiceStorage } from "./lib/service.js";
 import { prepareStorage } from "./lib/storage.js";
 import { formatTable } from "./lib/table.js";
@@ -32,6 +32,7 @@ const scenarios: Array<[ScenarioId, (ctx: SuiteContext) => Promise<ResultRow[]>]
   ["4", scenario4],
   ["5", scenario5],
   ["6", scenario6],
+  ["8", scenario8],
 ];
 
 const settle = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

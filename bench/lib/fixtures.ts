@@ -46,6 +46,12 @@ export const benchQueries = {
     params: [1001, 2000],
     rows: 1000,
   },
+  /** Scenario 8's page: what `/rest/v1/bench_items?id=gte.1001&order=id&limit=100` runs. */
+  hundredRows: {
+    sql: `SELECT id, tenant_id, payload FROM ${benchTable.name} WHERE id >= $1 ORDER BY id LIMIT 100`,
+    params: [1001],
+    rows: 100,
+  },
 } as const;
 
 /** Whether POST /api/v1/query works; the reason when it does not. */

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 
 /** Scenario ids of issue 7. */
-export const scenarioIds = ["1", "2", "3", "4", "5", "6", "7"] as const;
+export const scenarioIds = ["1", "2", "3", "4", "5", "6", "7", "8"] as const;
 /** One of {@link scenarioIds}. */
 export type ScenarioId = (typeof scenarioIds)[number];
 

@@ -6,7 +6,7 @@ import type { Argon2FloorSpec } from "../workers/argon2-floor.js";
 import type { PgDirectSpec } from "../workers/pg-direct.js";
 import type { FastifyBaselineSpec } from "../fastify/server.js";
 import { startServerChild, tsxArgs, type ServerChild } from "./child-process.js";
-import { createBenchAuthenticator, queryRolesExist, type BenchRole } from "./database.js";
+import { benchTable, createBenchAuthenticator, queryRolesExist, type BenchRole } from "./database.js";
 import { benchQueries, refreshTokensOf, type BenchUser } from "./fixtures.js";
 import { measure, type Measurement, type Watched } from "./measure.js";
 import type { BenchOptions } from "./options.js";
@@ -184,6 +184,14 @@ async function settle<T>(work: () => Promise<T>): Promise<T | string> {
   }
 }
 
+/** A ratio row of `measured` to `baseline`, or a skipped row saying which of them failed and why. */
+function comparisonRow(name: string, measured: Measurement | string, baseline: Measurement | string, min: number | undefined): ResultRow {
+  const target = min === undefined ? undefined : ({ kind: "min-ratio", value: min } as const);
+  if (typeof measured === "string") return skippedRow(name, measured, target, typeof baseline === "string" ? undefined : baseline);
+  if (typeof baseline === "string") return skippedRow(name, `baseline: ${baseline}`, target);
+  return ratioRow(name, measured, baseline, min);
+}
+
 /**
  * 4 and 5: one statement over REST, Connect and gRPC against the same RLS transaction issued
  * directly with pg, and against the Fastify baseline. Targets apply to scenario 4 only.
@@ -204,15 +212,8 @@ async function queryScenario(ctx: SuiteContext, id: "4" | "5", q: BenchQuery): P
   const target = (value: number) => (withTargets ? value : undefined);
   const h2 = ctx.options.h2Client === "raw-h2" ? " (raw h2)" : "";
   const rows: ResultRow[] = [];
-  const compare = (name: string, measured: Measurement | string, baseline: Measurement | string, min: number | undefined) => {
-    if (typeof measured === "string") {
-      rows.push(skippedRow(name, measured, min === undefined ? undefined : { kind: "min-ratio", value: min }, typeof baseline === "string" ? undefined : baseline));
-    } else if (typeof baseline === "string") {
-      rows.push(skippedRow(name, `baseline: ${baseline}`, min === undefined ? undefined : { kind: "min-ratio", value: min }));
-    } else {
-      rows.push(ratioRow(name, measured, baseline, min));
-    }
-  };
+  const compare = (name: string, measured: Measurement | string, baseline: Measurement | string, min: number | undefined) =>
+    rows.push(comparisonRow(name, measured, baseline, min));
   if (!ctx.queryState.ok) {
     const reason = ctx.queryState.reason;
     compare(`${id} ${what} REST vs pg`, reason, direct, target(0.6));
@@ -280,4 +281,40 @@ async function underSignInFlood(
   const row = budgetRow(name, { amount: flooded.load.p99Ms, unit: "ms" }, target, { measured: flooded, baseline: alone });
   const floodNote = `flood: ${Math.round(floodResult.load.rps)} sign-ins/s, p99 ${Math.round(floodResult.load.p99Ms)} ms`;
   return { ...row, note: row.note ? `${row.note}; ${floodNote}` : floodNote };
+}
+
+/**
+ * 8: `/rest/v1` as supabase-js calls it, a one-row `GET ?id=eq.N` and a 100-row page, each against
+ * the same SQL over `POST /api/v1/query` (target for one row: ≥ 0.9×) and over the Fastify baseline.
+ */
+export async function scenario8(ctx: SuiteContext): Promise<ResultRow[]> {
+  const columns = "select=id,tenant_id,payload";
+  const cases = [
+    { what: "1-row", path: `/rest/v1/${benchTable.name}?${columns}&id=eq.${benchQueries.oneRow.params[0]}`, q: benchQueries.oneRow, min: 0.9 },
+    { what: "100-row", path: `/rest/v1/${benchTable.name}?${columns}&id=gte.${benchQueries.hundredRows.params[0]}&order=id&limit=100`, q: benchQueries.hundredRows, min: undefined },
+  ];
+  const rows: ResultRow[] = [];
+  for (const { what, path, q, min } of cases) {
+    const name = `8 ${what} /rest`;
+    if (!ctx.queryState.ok) {
+      rows.push(skippedRow(`${name} vs /api/v1/query`, ctx.queryState.reason, min === undefined ? undefined : { kind: "min-ratio", value: min }));
+      continue;
+    }
+    const rest = await settle(() => measure("GET /rest/v1", httpLoad, httpSpec(ctx, ctx.service.url, { method: "GET", path, headers: bearer(ctx) }), watchService(ctx)));
+    const query = await settle(() =>
+      measure("POST /api/v1/query", httpLoad, httpSpec(ctx, ctx.service.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }), watchService(ctx)),
+    );
+    const fastify = await settle(async () => {
+      const server = await fastifyOf(ctx);
+      return measure(
+        "Fastify+jwt+pg",
+        httpLoad,
+        httpSpec(ctx, server.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }),
+        { serverPid: server.pid, ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }) },
+      );
+    });
+    rows.push(comparisonRow(`${name} vs /api/v1/query`, rest, query, min));
+    rows.push(comparisonRow(`${name} vs Fastify`, rest, fastify, undefined));
+  }
+  return rows;
 }

@@ -18,6 +18,7 @@ import { createNulTextInterceptor } from "../server/nul-text-interceptor.js";
 import { createQueryModule } from "../query/query-module.js";
 import { createSchemaModule } from "../schema/schema-module.js";
 import { createRequestHandler } from "../server/request-handler.js";
+import { createRestModule } from "../rest/rest-module.js";
 import { createRequestScopeInterceptor } from "../server/request-observer.js";
 import { createServingState } from "../server/serving-state.js";
 
@@ -60,6 +61,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const admin = createAdminModule({ orm: storage.orm, accounts: auth.accounts, defaultTenant: config.auth.defaultTenant, logger });
     const query = await createQueryModule({ config: config.query, storage, jwtSecret, logger });
     closeQuery = () => query.close();
+    const rest = createRestModule({ executor: query.executor, config: config.rest, rowCap: config.query.rowCap, maxBodyBytes: config.maxBodyBytes });
     const bus = storage.sessionUrl
       ? await startInvalidationBus({
           url: storage.sessionUrl,
@@ -99,6 +101,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       ],
       interceptorReasons: { any: [...credentialReasons.any, "storage_unavailable"], authenticated: credentialReasons.authenticated },
       maxBodyBytes: config.maxBodyBytes,
+      routes: [rest.route],
       cors: config.cors,
       logger,
       serving,

@@ -89,6 +89,13 @@ export interface ConnectionLimits {
   maxConnections: number;
 }
 
+/** Bounds on what one `/rest/v1` request may ask for. */
+export interface RestConfig {
+  maxQueryBytes: number;
+  maxInList: number;
+  maxDepth: number;
+}
+
 /** The validated configuration of one server process. */
 export interface Config {
   mode: "server";
@@ -110,6 +117,7 @@ export interface Config {
   cors: { origins: "*" | string[] };
   auth: AuthConfig;
   query: QueryConfig;
+  rest: RestConfig;
   schema: SchemaConfig;
   /** Deadlines of slow clients and the cap on open connections. */
   connections: ConnectionLimits;
@@ -179,6 +187,9 @@ export const flags = {
     help: "refuse admin DDL creating a unique index, primary key or foreign key of a tenant table without tenant_id (default: warn)",
   },
   "max-body-bytes": { type: "string", help: "largest request body (default 1048576)" },
+  "rest-max-query-bytes": { type: "string", help: "longest /rest query string in bytes (default 8192)" },
+  "rest-max-in-list": { type: "string", help: "most values of one /rest in.(...) or (any) list (default 1000)" },
+  "rest-max-depth": { type: "string", help: "deepest /rest and/or nesting and embedding (default 8)" },
   "schema-max-samples": { type: "string", help: "most sample records per schema inference request (default 10000)" },
   "schema-max-sample-bytes": { type: "string", help: "most bytes of samples or CSV/NDJSON per schema inference request (default 1048576)" },
   "shutdown-timeout": { type: "string", help: "seconds to let in-flight requests finish on shutdown (default 10)" },
@@ -421,6 +432,11 @@ export function configFromValues(values: Record<string, string | boolean | undef
     schema: {
       maxSamples: integer("schema-max-samples", str("schema-max-samples"), 10_000, 1, 1_000_000),
       maxSampleBytes: integer("schema-max-sample-bytes", str("schema-max-sample-bytes"), 1024 * 1024, 1024, 256 * 1024 * 1024),
+    },
+    rest: {
+      maxQueryBytes: integer("rest-max-query-bytes", str("rest-max-query-bytes"), 8192, 256, 1024 * 1024),
+      maxInList: integer("rest-max-in-list", str("rest-max-in-list"), 1000, 1, 100_000),
+      maxDepth: integer("rest-max-depth", str("rest-max-depth"), 8, 1, 64),
     },
     connections: connectionLimits(str),
   };

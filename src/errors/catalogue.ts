@@ -95,6 +95,23 @@ export const catalogue = {
     message: "The statement conflicted with a concurrent transaction; retry it",
   },
 
+  // REST data API (/rest/v1): answered in PostgREST's shape with the code in rest-errors.ts
+  rest_bad_query: { code: Code.InvalidArgument, status: 400, message: "Could not parse the query string" },
+  rest_bad_body: { code: Code.InvalidArgument, status: 400, message: "Request body is not valid for this resource" },
+  rest_bad_range: { code: Code.OutOfRange, status: 416, message: "Requested range not satisfiable" },
+  rest_bad_schema: { code: Code.InvalidArgument, status: 406, message: "The schema must be one of the following: public" },
+  rest_not_acceptable: { code: Code.InvalidArgument, status: 406, message: "None of these media types are available" },
+  rest_not_one_row: {
+    code: Code.FailedPrecondition,
+    status: 406,
+    message: "JSON object requested, multiple (or no) rows returned",
+  },
+  rest_unknown_relationship: { code: Code.InvalidArgument, status: 400, message: "Could not find a relationship in the schema cache" },
+  rest_ambiguous_relationship: { code: Code.InvalidArgument, status: 300, message: "Could not embed because more than one relationship was found" },
+  rest_function_not_found: { code: Code.NotFound, status: 404, message: "Could not find the function in the schema cache" },
+  rest_unknown_column: { code: Code.InvalidArgument, status: 400, message: "Could not find the column in the schema cache" },
+  rest_unknown_table: { code: Code.NotFound, status: 404, message: "Could not find the table in the schema cache" },
+  rest_limit_exceeded: { code: Code.ResourceExhausted, status: 400, message: "The request exceeds a /rest limit" },
   // Schema
   schema_invalid_samples: { code: Code.InvalidArgument, status: 400, message: "Samples must be a non-empty list of JSON objects" },
   schema_input_too_large: { code: Code.ResourceExhausted, status: 413, message: "Too many samples or sample bytes" },

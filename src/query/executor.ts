@@ -72,6 +72,11 @@ export interface QueryExecutor {
   executeTransaction(request: TransactionRequest): Promise<string[]>;
   /** Connections of the query pool now, or undefined once it is closed. */
   poolStats(): PoolStats | undefined;
+  /**
+   * Calls `listener` after every DDL statement this executor commits (caches of the schema, such
+   * as `/rest`'s catalogue, forget it at once); answers the function that stops calling it.
+   */
+  onSchemaChange(listener: () => void): () => void;
   /** Closes the connection pool. */
   close(): Promise<void>;
 }
@@ -159,6 +164,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
   });
   // Generous: statement_timeout cancels long statements server-side; this only catches a dead server.
   const deadlineMs = config.statementTimeoutMs + 10_000;
+  const schemaListeners = new Set<() => void>();
 
   function fail(failure: unknown, statement: StatementClass): ConnectError {
     const mapped = mapDatabaseError(failure);
@@ -213,6 +219,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         notices.stop();
         client.release(broken);
       }
+      if (statements.some((s) => s.class.kind === "ddl")) for (const listener of schemaListeners) listener();
       const said = notices.messages();
       for (const notice of said) {
         logger?.[notice.warning ? "warn" : "info"]({ command: first.class.command, tenantId: access.tenantId }, notice.message);
@@ -251,6 +258,10 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
         return { text: sql, values: [], class: statement };
       });
       return (await runStatements(request.principal, access, statements)).notices;
+    },
+    onSchemaChange(listener) {
+      schemaListeners.add(listener);
+      return () => schemaListeners.delete(listener);
     },
     poolStats: () =>
       pool.ended ? undefined : { used: pool.totalCount - pool.idleCount, idle: pool.idleCount, pending: pool.waitingCount },

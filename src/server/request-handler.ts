@@ -24,7 +24,8 @@ import { healthServices, registerHealth } from "./grpc-health.js";
 import { handleHealth } from "./health.js";
 import { restBindings } from "./http-rules.js";
 import { sendError } from "./http-response.js";
-import type { NodeHandlerFn, NodeServerRequest } from "./node-types.js";
+import { createInProcessCall, type InProcessCall } from "./in-process-call.js";
+import type { NodeHandlerFn, NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { handleMetrics, type Metrics } from "./metrics.js";
 import { buildOpenApiDocument, packageVersion } from "./openapi.js";
 import { registerReflection } from "./reflection.js";
@@ -54,6 +55,15 @@ export interface ServiceModule {
   restEncoders?: RestEncoder[];
 }
 
+/**
+ * An HTTP route that is no RPC (such as `/rest/v1`): it runs its work through `call`, the server's
+ * interceptors, so that it shares their authentication, error handling, logging and metrics.
+ */
+export interface HttpRoute {
+  /** Serves `req` if its path is this route's; resolves false otherwise. */
+  handle(req: NodeServerRequest, res: NodeServerResponse, call: InProcessCall): Promise<boolean>;
+}
+
 /** What the request handler serves. */
 export interface RequestHandlerOptions {
   modules: ServiceModule[];
@@ -72,6 +82,8 @@ export interface RequestHandlerOptions {
    * that are not public (documented with each operation).
    */
   interceptorReasons?: { any: readonly Reason[]; authenticated: readonly Reason[] };
+  /** Routes tried after the REST paths of the RPCs, before answering 404. */
+  routes?: HttpRoute[];
 }
 
 /** What the transcoder and the error boundaries can answer on any call. */
@@ -143,6 +155,12 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
     }),
   );
   const cors = createCors(options.cors ?? { origins: "*" });
+  const call = createInProcessCall({ interceptors: options.interceptors, contextValues });
+  const routes = options.routes ?? [];
+  const serveRoutes = async (req: NodeServerRequest, res: NodeServerResponse): Promise<boolean> => {
+    for (const route of routes) if (await route.handle(req, res, call)) return true;
+    return false;
+  };
 
   const readiness = () => options.serving.readiness();
 
@@ -163,6 +181,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
           )
             .then((done) => done || docs.handle(req, res, path))
             .then((done) => done || gateway.handle(req, res))
+            .then((done) => done || serveRoutes(req, res))
             .then((done) => {
               if (done) return;
               noteRequestReason("not_found");

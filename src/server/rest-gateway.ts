@@ -1,17 +1,12 @@
 import { fromJson, toJson, type DescMessage, type DescMethod, type JsonValue, type Message, type MessageShape } from "@bufbuild/protobuf";
-import {
-  ConnectError,
-  type ContextValues,
-  type HandlerContext,
-  type Interceptor,
-  type MethodImplSpec,
-} from "@connectrpc/connect";
+import { ConnectError, type ContextValues, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
 import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
 import { HttpBodySchema, type HttpBody } from "../../gen/google/api/httpbody_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { apiError, errorDomain, reasonOf } from "../errors/catalogue.js";
 import { fieldValueFromText, type RestBinding } from "./http-rules.js";
 import { sendError, sendJson } from "./http-response.js";
+import { httpHandlerContext } from "./in-process-call.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { readBody } from "./read-body.js";
 import { withoutGoTrueEnvelope } from "./supabase-compat.js";
@@ -115,33 +110,7 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
       return true;
     }
 
-    const header = new Headers();
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (name.startsWith(":") || value === undefined) continue;
-      header.set(name, Array.isArray(value) ? value.join(", ") : value);
-    }
-    // Built here rather than with connect's createHandlerContext, which adds a deadline and a linked
-    // controller (REST calls have no deadline) and copies every header set once more. The signal fires
-    // when the client goes away before the answer is written; unlike connect's own handlers it does
-    // not also fire after a completed call (which creates a DOMException per request, and which no
-    // unary handler here listens for).
-    const aborted = new AbortController();
-    res.once("close", () => {
-      if (!res.writableFinished) aborted.abort();
-    });
-    const context: HandlerContext = {
-      service: binding.method.parent,
-      method: binding.method,
-      protocolName: "rest",
-      requestMethod: req.method ?? "POST",
-      url: url.href,
-      signal: aborted.signal,
-      timeoutMs: () => undefined,
-      requestHeader: header,
-      responseHeader: new Headers(),
-      responseTrailer: new Headers(),
-      values: options.contextValues(req),
-    };
+    const context = httpHandlerContext(req, res, binding.method, url, options.contextValues(req));
     let output;
     try {
       output = await invokeUnaryImplementation(spec, context, input, options.interceptors);

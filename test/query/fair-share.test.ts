@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generousLimits, rest, type RestResponse } from "../auth/support/auth-api.js";
 import { backends, startTestServer, type TestServer } from "../support/server.js";
 import { pollUntil } from "../ops/support/wait.js";
-import { member, type Member } from "./support/members.js";
+import { member, type Member } from "../support/members.js";
 
 /** The query pool's size, and so what the tenants share. */
 const poolSize = 10;

@@ -11,7 +11,7 @@ import {
   type RestResponse,
 } from "../auth/support/auth-api.js";
 import { backends, startTestServer, type TestServer } from "../support/server.js";
-import { member, type Member } from "./support/members.js";
+import { member, type Member } from "../support/members.js";
 
 describe.each(backends)("QueryService on %s storage", (backend) => {
   let server: TestServer;

@@ -1,11 +1,13 @@
 import type pg from "pg";
-import { authApi, expectOk, strongPassword, uniqueEmail } from "../../auth/support/auth-api.js";
-import type { TestServer } from "../../support/server.js";
+import { authApi, expectOk, strongPassword, uniqueEmail } from "../auth/support/auth-api.js";
+import type { TestServer } from "./server.js";
 
-/** A signed-in principal of the test world. */
+/** A signed-in principal of a test world. */
 export interface Member {
   token: string;
   tenant: string;
+  email: string;
+  password: string;
 }
 
 /**
@@ -20,5 +22,5 @@ export async function member(server: TestServer, owner: pg.Client, tenant: strin
   await owner.query("INSERT INTO auth.tenants (id, name) VALUES ($1, $1) ON CONFLICT DO NOTHING", [tenant]);
   await owner.query("UPDATE auth.users SET tenant_id = $1, scopes = $2 WHERE email = $3", [tenant, scopes, email]);
   const session = expectOk(await api.token({ email, password }));
-  return { token: session.access_token, tenant };
+  return { token: session.access_token, tenant, email, password };
 }
