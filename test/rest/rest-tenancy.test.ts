@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { member } from "../support/members.js";
 import { backends } from "../support/server.js";
 import { startRestWorld, type RestWorld } from "./support/rest-world.js";
 
@@ -140,5 +141,30 @@ describe.each(backends)("tenant escapes through /rest/v1 on %s storage", (backen
     const missing = await get("/nonexistent_secrets");
     expect(hidden.status).toBe(404);
     expect(hidden.json).toEqual({ ...(missing.json as object), message: "Could not find the table 'public.secrets' in the schema cache" });
+  });
+  it("keeps each user of a tenant to its own rows of an owned table (owner_id)", async () => {
+    await world.sql(world.acmeAdmin, "CREATE TABLE notes (id serial PRIMARY KEY, tenant_id text NOT NULL, owner_id uuid NOT NULL, body text)");
+    const colleague = await member(world.server, world.owner, "acme", ["read", "write"]);
+    const mine = await world.rest(world.acme, "POST", "/notes", { body: { body: "mine" }, headers: { prefer: "return=representation" } });
+    expect(mine.status, mine.text).toBe(201);
+    const [note] = mine.json as { id: number; owner_id: string }[];
+    const theirs = await world.rest(colleague, "POST", "/notes", { body: { body: "theirs" } });
+    expect(theirs.status, theirs.text).toBe(201);
+
+    const seen = await world.rest(colleague, "GET", "/notes?select=body");
+    expect(seen.json).toEqual([{ body: "theirs" }]);
+    const patched = await world.rest(colleague, "PATCH", `/notes?id=eq.${note?.id}`, { body: { body: "stolen" } });
+    expect(patched.status, patched.text).toBe(204);
+    const deleted = await world.rest(colleague, "DELETE", "/notes");
+    expect(deleted.status, deleted.text).toBe(204);
+    const claimed = await world.rest(colleague, "POST", "/notes", { body: { body: "forged", owner_id: note?.owner_id } });
+    expect(claimed.status).toBe(403);
+    const moved = await world.rest(world.acme, "PATCH", `/notes?id=eq.${note?.id}`, { body: { owner_id: "00000000-0000-0000-0000-000000000000" } });
+    expect(moved.status).toBe(403);
+
+    const stored = await world.owner.query("SELECT body FROM notes ORDER BY id");
+    expect(stored.rows).toEqual([{ body: "mine" }]);
+    expect((await world.rest(world.globex, "GET", "/notes")).json).toEqual([]);
+    expect((await world.rest(world.acmeAdmin, "GET", "/notes?select=body")).json).toEqual([{ body: "mine" }]);
   });
 });
