@@ -1,4 +1,5 @@
 import { servicePolicyPrefix } from "./tenancy-names.js";
+import { walkParseTree } from "./parse-tree.js";
 
 /**
  * Functions an admin policy may not call: `set_config` rewrites the claims other policies read, and
@@ -14,26 +15,16 @@ const forbiddenFunctions = new Set([
   "cursor_to_xmlschema",
 ]);
 
-/** The last part of every function name called anywhere in `root`; walks without recursion. */
+/** The last part of every function name called anywhere in `root`. */
 function calledFunctions(root: unknown): string[] {
   const names: string[] = [];
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (Array.isArray(value)) {
-      for (const item of value) stack.push(item);
-      continue;
+  walkParseTree(root, (key, child) => {
+    if (key === "FuncCall") {
+      const parts = (child as { funcname?: { String?: { sval?: string } }[] }).funcname ?? [];
+      const last = parts[parts.length - 1]?.String?.sval;
+      if (last !== undefined) names.push(last.toLowerCase());
     }
-    if (value === null || typeof value !== "object") continue;
-    for (const [key, child] of Object.entries(value)) {
-      if (key === "FuncCall") {
-        const parts = (child as { funcname?: { String?: { sval?: string } }[] }).funcname ?? [];
-        const last = parts[parts.length - 1]?.String?.sval;
-        if (last !== undefined) names.push(last.toLowerCase());
-      }
-      stack.push(child);
-    }
-  }
+  });
   return names;
 }
 

@@ -19,6 +19,7 @@ import type {
   ViewStmt,
 } from "libpg-query";
 import { adminPolicyProblem, policyNameProblem } from "./admin-policies.js";
+import { walkParseTree } from "./parse-tree.js";
 
 /** The scopes a statement can require, weakest first. */
 export type RequiredScope = "read" | "write" | "admin";
@@ -133,28 +134,18 @@ interface TreeFacts {
   systemTarget: string | undefined;
 }
 
-/** Walks a statement tree without recursion (deep nesting must not overflow the stack). */
+/** What the checks need to know of a statement tree. */
 function inspectTree(root: unknown): TreeFacts {
   const facts: TreeFacts = { dml: new Set(), locking: false, systemTarget: undefined };
-  const stack: unknown[] = [root];
-  while (stack.length > 0) {
-    const value = stack.pop();
-    if (Array.isArray(value)) {
-      for (const item of value) stack.push(item);
-      continue;
+  walkParseTree(root, (key, child) => {
+    const kind = dmlTags[key];
+    if (kind) {
+      facts.dml.add(kind);
+      const target = (child as { relation?: RangeVar }).relation;
+      if (target && writesSystemRelation(target)) facts.systemTarget = qualifiedName(target);
     }
-    if (value === null || typeof value !== "object") continue;
-    for (const [key, child] of Object.entries(value)) {
-      const kind = dmlTags[key];
-      if (kind) {
-        facts.dml.add(kind);
-        const target = (child as { relation?: RangeVar }).relation;
-        if (target && writesSystemRelation(target)) facts.systemTarget = qualifiedName(target);
-      }
-      if (key === "lockingClause" && Array.isArray(child) && child.length > 0) facts.locking = true;
-      stack.push(child);
-    }
-  }
+    if (key === "lockingClause" && Array.isArray(child) && child.length > 0) facts.locking = true;
+  });
   return facts;
 }
 
