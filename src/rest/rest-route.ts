@@ -5,7 +5,7 @@ import type { QueryExecutor } from "../query/executor.js";
 import type { JsonValue } from "../query/result-encoding.js";
 import { sendError, sendJson } from "../server/http-response.js";
 import type { NodeServerRequest, NodeServerResponse } from "../server/node-types.js";
-import { readBody } from "../server/read-body.js";
+import { bodyTooLarge, readBody } from "../server/read-body.js";
 import { noteRequestReason } from "../server/request-observer.js";
 import type { HttpRoute } from "../server/request-handler.js";
 import { toCsv } from "./csv.js";
@@ -82,7 +82,7 @@ async function readJson(req: NodeServerRequest, maxBytes: number): Promise<unkno
     throw apiError("unsupported_media_type");
   }
   const body = await readBody(req, maxBytes);
-  if (body === "too_large") throw apiError("payload_too_large");
+  if (body === "too_large") throw bodyTooLarge(maxBytes);
   if (body.length === 0) return undefined;
   try {
     return JSON.parse(body.toString("utf8")) as unknown;

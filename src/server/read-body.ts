@@ -1,3 +1,5 @@
+import type { ConnectError } from "@connectrpc/connect";
+import { apiError } from "../errors/catalogue.js";
 import type { NodeServerRequest } from "./node-types.js";
 
 /**
@@ -35,5 +37,12 @@ export function readBody(req: NodeServerRequest, maxBytes: number): Promise<Buff
     req.on("data", onData);
     req.on("end", onEnd);
     req.on("error", onError);
+  });
+}
+
+/** The `payload_too_large` answer for a body past `maxBytes`, naming the limit and its flag. */
+export function bodyTooLarge(maxBytes: number): ConnectError {
+  return apiError("payload_too_large", `Request body is larger than the limit of ${maxBytes} bytes (--max-body-bytes)`, {
+    metadata: { limit: String(maxBytes) },
   });
 }

@@ -8,7 +8,7 @@ import { fieldValueFromText, type RestBinding } from "./http-rules.js";
 import { sendError, sendJson } from "./http-response.js";
 import { httpHandlerContext } from "./in-process-call.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import { readBody } from "./read-body.js";
+import { bodyTooLarge, readBody } from "./read-body.js";
 import { withoutGoTrueEnvelope } from "./supabase-compat.js";
 
 /** What the gateway needs from the server. */
@@ -188,13 +188,6 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
   }
 
   return { handle };
-}
-
-/** The refusal of a body over `maxBytes`, naming the limit and its flag. */
-function bodyTooLarge(maxBytes: number): ConnectError {
-  return apiError("payload_too_large", `Request body is larger than the limit of ${maxBytes} bytes (--max-body-bytes)`, {
-    metadata: { limit: String(maxBytes) },
-  });
 }
 
 /**

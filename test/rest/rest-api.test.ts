@@ -300,6 +300,14 @@ describe.each(backends)("/rest/v1 over HTTP on %s storage", (backend) => {
     expect((res.json as { message: string }).message).toContain("--rest-max-in-list");
   });
 
+  it("refuses a body over --max-body-bytes, naming the limit and the flag, inserting nothing", async () => {
+    const before = await world.sql(world.acme, "SELECT count(*)::int AS n FROM items");
+    const res = await world.rest(world.acme, "POST", "/items", { body: { name: "x".repeat(1024 * 1024 + 1) } });
+    expect(res.status, res.text).toBe(413);
+    expect(res.json).toEqual({ error: "payload_too_large", message: "Request body is larger than the limit of 1048576 bytes (--max-body-bytes)" });
+    expect(await world.sql(world.acme, "SELECT count(*)::int AS n FROM items")).toEqual(before);
+  });
+
   it.each([
     ["not JSON", "{", 400, "PGRST102"],
     ["a scalar", "5", 400, "PGRST102"],
