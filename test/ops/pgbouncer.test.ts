@@ -18,28 +18,36 @@ const skip = !external || pgBouncerUnavailable() !== undefined;
 const metricsOf = async (server: TestServer) => (await fetch(`${server.url}/metrics`)).text();
 const noDirectUrlLine = "no --direct-database-url is set";
 
-/** Two instances on one scratch database reached through PgBouncer; `direct` adds the direct URL. */
-async function startPair(bouncer: PgBouncer, direct: boolean) {
-  const scratch = await createScratchDatabase(external as string);
-  const flags = ["--database-url", bouncer.through(scratch.url), ...(direct ? ["--direct-database-url", scratch.url] : [])];
-  const [a, b] = await Promise.all([0, 1].map(() => startTestServer("external", [...flags, "--refresh-rate-limit", "1000"])));
-  if (!a || !b) throw new Error("instances did not start");
-  return { a, b, scratch };
+/**
+ * Registers hooks that start a PgBouncer and two instances on one scratch database reached through
+ * it (`direct` adds the direct URL), hand the instances to `take`, and stop it all afterwards.
+ */
+function instancesBehindPgBouncer(direct: boolean, take: (a: TestServer, b: TestServer) => void): void {
+  let bouncer: PgBouncer | undefined;
+  let scratch: ScratchDatabase | undefined;
+  let servers: (TestServer | undefined)[] = [];
+  beforeAll(async () => {
+    bouncer = await startPgBouncer(external as string);
+    scratch = await createScratchDatabase(external as string);
+    const flags = ["--database-url", bouncer.through(scratch.url), ...(direct ? ["--direct-database-url", scratch.url] : [])];
+    servers = await Promise.all([0, 1].map(() => startTestServer("external", [...flags, "--refresh-rate-limit", "1000"])));
+    const [a, b] = servers;
+    if (!a || !b) throw new Error("instances did not start");
+    take(a, b);
+  });
+  afterAll(async () => {
+    await Promise.all(servers.map((server) => server?.close()));
+    await scratch?.drop();
+    await bouncer?.stop();
+  });
 }
 
 describe.skipIf(skip)("two instances behind PgBouncer in transaction mode, with a direct URL", () => {
-  let bouncer: PgBouncer;
   let a: TestServer;
   let b: TestServer;
-  let scratch: ScratchDatabase;
-  beforeAll(async () => {
-    bouncer = await startPgBouncer(external as string);
-    ({ a, b, scratch } = await startPair(bouncer, true));
-  });
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await scratch?.drop();
-    await bouncer?.stop();
+  instancesBehindPgBouncer(true, (first, second) => {
+    a = first;
+    b = second;
   });
 
   it("detects the pooler and listens over the direct URL", async () => {
@@ -163,18 +171,11 @@ describe.skipIf(skip)("the executor's prepared statements behind PgBouncer", () 
 });
 
 describe.skipIf(skip)("two instances behind PgBouncer without a direct URL", () => {
-  let bouncer: PgBouncer;
   let a: TestServer;
   let b: TestServer;
-  let scratch: ScratchDatabase;
-  beforeAll(async () => {
-    bouncer = await startPgBouncer(external as string);
-    ({ a, b, scratch } = await startPair(bouncer, false));
-  });
-  afterAll(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    await scratch?.drop();
-    await bouncer?.stop();
+  instancesBehindPgBouncer(false, (first, second) => {
+    a = first;
+    b = second;
   });
 
   it("says once at start that revocations fall back to the 1 s cache bound", async () => {
