@@ -1,5 +1,5 @@
 import pg from "pg";
-import { QueryResponseSchema, QueryService, type QueryRequest } from "../../gen/helios/query/v1/query_pb.js";
+import { QueryService, type QueryRequest } from "../../gen/helios/query/v1/query_pb.js";
 import { principalOf } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
 import type { Storage } from "../db/storage.js";
@@ -7,12 +7,11 @@ import { apiError, type Reason } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import type { PoolStats } from "../server/metrics.js";
 import type { ServiceModule } from "../server/request-handler.js";
-import { restEncoder } from "../server/rest-gateway.js";
 import type { HandlerContext } from "@connectrpc/connect";
 import { authenticatorUrl, deriveAuthenticatorPassword } from "./authenticator.js";
 import { setupDatabaseRoles } from "./database-roles.js";
 import { createQueryExecutor, type QueryExecutor } from "./executor.js";
-import { fromProtoValue, queryResponseJson, toQueryResponse } from "./to-proto.js";
+import { fromProtoValue, toQueryResponse } from "./to-proto.js";
 
 /** A read query without SQL: GET has no body, so say where its SQL goes. */
 const sqlRequiredOnGet =
@@ -92,7 +91,6 @@ export async function createQueryModule(deps: {
         query: (request, context) => run(request, context, false),
         readQuery: (request, context) => run(request, context, true),
       }),
-    restEncoders: [restEncoder(QueryResponseSchema, queryResponseJson)],
     errorReasons: new Map([QueryService.method.query, QueryService.method.readQuery].map((method) => [method, queryReasons])),
     executor,
     poolStats: () => executor.poolStats(),

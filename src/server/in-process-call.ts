@@ -1,46 +1,130 @@
-import { create, type DescMethod, type DescMethodUnary } from "@bufbuild/protobuf";
+import type { DescMethodUnary, Message } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
-import type { ContextValues, HandlerContext, Interceptor } from "@connectrpc/connect";
-import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
+import {
+  createContextKey,
+  type ContextValues,
+  type HandlerContext,
+  type Interceptor,
+  type UnaryRequest,
+} from "@connectrpc/connect";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 
+/** What an in-process call runs once the interceptors let it through. */
+export type UnaryTarget = (input: Message, context: HandlerContext) => Promise<Message>;
+
+/** What a unary call answered: its message and the headers and trailers the chain set. */
+export interface UnaryAnswer {
+  message: Message;
+  header: Headers;
+  trailer: Headers;
+}
+
 /**
- * The handler context of a call made in-process for an HTTP request (REST paths): its headers, a
- * signal that fires when the client goes away before the answer is written, and no deadline.
- * Built here rather than with connect's createHandlerContext, which adds a deadline and a linked
- * controller (REST calls have no deadline) and copies every header set once more. Unlike connect's
- * own handlers the signal does not also fire after a completed call (which creates a DOMException
- * per request, and which no unary handler here listens for).
+ * Calls unary RPC implementations in-process for HTTP requests (the REST paths), through the very
+ * interceptors every RPC runs: the lean path beside connect's handlers. The interceptor chain of a
+ * method is composed once, not per call; a call builds one request and one handler context, copies
+ * the request headers once, and creates its abort signal only if something asks for it (no handler
+ * of ours does on these paths). The context has no deadline: REST calls have none.
  */
-export function httpHandlerContext(
-  req: NodeServerRequest,
-  res: NodeServerResponse,
-  method: DescMethod,
-  url: URL,
-  values: ContextValues,
-): HandlerContext {
+export interface UnaryCaller {
+  /**
+   * Runs `target` as the implementation of `method` for `req`. Resolves its answer; rejects with what
+   * the chain throws (catalogue errors as ConnectError), carrying the headers set so far in `header`.
+   */
+  call(method: DescMethodUnary, target: UnaryTarget, req: NodeServerRequest, res: NodeServerResponse, input: Message, header: Headers): Promise<UnaryAnswer>;
+}
+
+/** The call being made: what the innermost link of a composed chain needs. */
+interface PendingCall {
+  target: UnaryTarget;
+  context: HandlerContext;
+}
+
+const pendingCallKey = createContextKey<PendingCall | undefined>(undefined, { description: "the in-process call being made" });
+
+/** A link of an interceptor chain. */
+type Next = Parameters<Interceptor>[0];
+
+/** Creates the {@link UnaryCaller} of a server's interceptors. */
+export function createUnaryCaller(options: { interceptors: Interceptor[]; contextValues(req: NodeServerRequest): ContextValues }): UnaryCaller {
+  const chains = new Map<DescMethodUnary, Next>();
+  const chainOf = (method: DescMethodUnary): Next => {
+    const composed = chains.get(method);
+    if (composed) return composed;
+    let chain: Next = async (request) => {
+      const pending = request.contextValues.get(pendingCallKey);
+      if (request.stream || !pending) throw new Error(`${method.name} was called outside an in-process unary call`);
+      // An interceptor may have passed on other headers or values than the call started with.
+      const context: HandlerContext = { ...pending.context, requestHeader: request.header, values: request.contextValues };
+      const message = await pending.target(request.message, context);
+      return { stream: false, service: method.parent, method, header: context.responseHeader, trailer: context.responseTrailer, message };
+    };
+    for (const interceptor of [...options.interceptors].reverse()) chain = interceptor(chain);
+    chains.set(method, chain);
+    return chain;
+  };
+
+  return {
+    call(method, target, req, res, input, header) {
+      const values = options.contextValues(req);
+      const requestHeader = incomingHeaders(req);
+      const url = `http://localhost${req.url ?? "/"}`;
+      let aborted: AbortController | undefined;
+      const signal = () => {
+        if (!aborted) {
+          aborted = new AbortController();
+          const controller = aborted;
+          if (res.closed && !res.writableFinished) controller.abort();
+          else res.once("close", () => !res.writableFinished && controller.abort());
+        }
+        return aborted.signal;
+      };
+      const context: HandlerContext = {
+        service: method.parent,
+        method,
+        protocolName: "rest",
+        requestMethod: req.method ?? "POST",
+        url,
+        get signal() {
+          return signal();
+        },
+        timeoutMs: () => undefined,
+        requestHeader,
+        // A REST answer has no trailers: what a handler puts in either becomes a header of the answer.
+        responseHeader: header,
+        responseTrailer: header,
+        values,
+      };
+      values.set(pendingCallKey, { target, context });
+      const request: UnaryRequest = {
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: context.requestMethod,
+        url,
+        get signal() {
+          return signal();
+        },
+        header: requestHeader,
+        contextValues: values,
+        message: input,
+      };
+      return chainOf(method)(request).then((response) => {
+        if (response.stream) throw new Error(`${method.name} answered a stream`);
+        return { message: response.message, header: response.header, trailer: response.trailer };
+      });
+    },
+  };
+}
+
+/** The request's headers as `Headers`, HTTP/2 pseudo-headers left out. */
+function incomingHeaders(req: NodeServerRequest): Headers {
   const header = new Headers();
   for (const [name, value] of Object.entries(req.headers)) {
     if (name.startsWith(":") || value === undefined) continue;
     header.set(name, Array.isArray(value) ? value.join(", ") : value);
   }
-  const aborted = new AbortController();
-  res.once("close", () => {
-    if (!res.writableFinished) aborted.abort();
-  });
-  return {
-    service: method.parent,
-    method,
-    protocolName: "rest",
-    requestMethod: req.method ?? "POST",
-    url: url.href,
-    signal: aborted.signal,
-    timeoutMs: () => undefined,
-    requestHeader: header,
-    responseHeader: new Headers(),
-    responseTrailer: new Headers(),
-    values,
-  };
+  return header;
 }
 
 /** A unary method taking and answering `google.protobuf.Empty`: the name of an in-process call. */
@@ -60,20 +144,16 @@ export type InProcessCall = <T>(
   work: (context: HandlerContext) => Promise<T>,
 ) => Promise<T>;
 
-/** Creates the {@link InProcessCall} of a server's interceptors. */
-export function createInProcessCall(options: {
-  interceptors: Interceptor[];
-  contextValues(req: NodeServerRequest): ContextValues;
-}): InProcessCall {
-  const empty = create(EmptySchema);
+/** The {@link InProcessCall} of `caller`. */
+export function inProcessCall(caller: UnaryCaller): InProcessCall {
+  const empty: Message = { $typeName: EmptySchema.typeName };
   return async (req, res, method, work) => {
     let answer: { value: Awaited<ReturnType<typeof work>> } | undefined;
-    const impl = async (_input: unknown, context: HandlerContext) => {
+    const target: UnaryTarget = async (_input, context) => {
       answer = { value: await work(context) };
       return empty;
     };
-    const context = httpHandlerContext(req, res, method, new URL(req.url ?? "/", "http://localhost"), options.contextValues(req));
-    await invokeUnaryImplementation({ kind: "unary", method, impl }, context, empty, options.interceptors);
+    await caller.call(method, target, req, res, empty, new Headers());
     if (!answer) throw new Error(`${method.name} completed without an answer`);
     return answer.value;
   };

@@ -24,14 +24,14 @@ import { healthServices, registerHealth } from "./grpc-health.js";
 import { handleHealth } from "./health.js";
 import { restBindings } from "./http-rules.js";
 import { sendError } from "./http-response.js";
-import { createInProcessCall, type InProcessCall } from "./in-process-call.js";
+import { createUnaryCaller, inProcessCall, type InProcessCall } from "./in-process-call.js";
 import type { NodeHandlerFn, NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { handleMetrics, type Metrics } from "./metrics.js";
 import { buildOpenApiDocument, packageVersion } from "./openapi.js";
 import { registerReflection } from "./reflection.js";
 import { clientAddressKey } from "./request-context.js";
 import { noteRequestReason, observeRequest } from "./request-observer.js";
-import { createRestGateway, type RestEncoder } from "./rest-gateway.js";
+import { createRestGateway } from "./rest-gateway.js";
 import type { ServingState } from "./serving-state.js";
 import { negotiateSupabaseApiVersion } from "./supabase-compat.js";
 
@@ -51,8 +51,6 @@ export interface ServiceModule {
    * interceptors and the transcoder; a method without an entry is documented with every reason.
    */
   errorReasons?: ReadonlyMap<DescMethod, readonly Reason[]>;
-  /** Faster REST encodings of some answer types than protobuf's generic `toJson` (same JSON). */
-  restEncoders?: RestEncoder[];
 }
 
 /**
@@ -130,14 +128,8 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
   const contextValues = (req: NodeServerRequest) =>
     createContextValues().set(clientAddressKey, req.socket.remoteAddress ?? "unknown");
   const bindings = restBindings(services);
-  const gateway = createRestGateway({
-    bindings,
-    implementations,
-    interceptors: options.interceptors,
-    maxBodyBytes: options.maxBodyBytes,
-    contextValues,
-    encoders: options.modules.flatMap((module) => module.restEncoders ?? []),
-  });
+  const caller = createUnaryCaller({ interceptors: options.interceptors, contextValues });
+  const gateway = createRestGateway({ bindings, implementations, caller, maxBodyBytes: options.maxBodyBytes });
 
   const publicMethods = new Set(options.modules.flatMap((module) => [...(module.publicMethods ?? [])]));
   const docs = createDocsRoutes(
@@ -155,7 +147,7 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
     }),
   );
   const cors = createCors(options.cors ?? { origins: "*" });
-  const call = createInProcessCall({ interceptors: options.interceptors, contextValues });
+  const call = inProcessCall(caller);
   const routes = options.routes ?? [];
   const serveRoutes = async (req: NodeServerRequest, res: NodeServerResponse): Promise<boolean> => {
     for (const route of routes) if (await route.handle(req, res, call)) return true;

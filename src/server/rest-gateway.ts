@@ -1,12 +1,12 @@
-import { fromJson, toJson, type DescMessage, type DescMethod, type JsonValue, type Message, type MessageShape } from "@bufbuild/protobuf";
-import { ConnectError, type ContextValues, type Interceptor, type MethodImplSpec } from "@connectrpc/connect";
-import { invokeUnaryImplementation } from "@connectrpc/connect/protocol";
+import { create, isMessage, type DescMessage, type DescMethod, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
+import { ConnectError, type MethodImplSpec } from "@connectrpc/connect";
 import { HttpBodySchema, type HttpBody } from "../../gen/google/api/httpbody_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { apiError, errorDomain, reasonOf } from "../errors/catalogue.js";
 import { fieldValueFromText, type RestBinding } from "./http-rules.js";
 import { sendError, sendJson } from "./http-response.js";
-import { httpHandlerContext } from "./in-process-call.js";
+import type { UnaryCaller, UnaryTarget } from "./in-process-call.js";
+import { jsonCodec, JsonInputError, type JsonCodec } from "./json-codec.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { bodyTooLarge, readBody } from "./read-body.js";
 import { withoutGoTrueEnvelope } from "./supabase-compat.js";
@@ -16,27 +16,9 @@ export interface RestGatewayOptions {
   bindings: RestBinding[];
   /** The implementation of every RPC, by method. */
   implementations: ReadonlyMap<DescMethod, MethodImplSpec>;
-  /** The interceptors every RPC runs through; REST calls run through the very same ones. */
-  interceptors: Interceptor[];
+  /** Runs calls through the interceptors every RPC runs through. */
+  caller: UnaryCaller;
   maxBodyBytes: number;
-  contextValues(req: NodeServerRequest): ContextValues;
-  /** Answer types written with their own encoder instead of protobuf's `toJson`. */
-  encoders?: readonly RestEncoder[];
-}
-
-/**
- * Writes one message type as REST JSON: the very JSON protobuf's `toJson` (with
- * `alwaysEmitImplicit`) gives, for types whose reflective encoding costs too much (large
- * `google.protobuf.Value` trees).
- */
-export interface RestEncoder {
-  readonly typeName: string;
-  toJson(message: Message): unknown;
-}
-
-/** A {@link RestEncoder} of the messages of `schema`. */
-export function restEncoder<Desc extends DescMessage>(schema: Desc, toJson: (message: MessageShape<Desc>) => unknown): RestEncoder {
-  return { typeName: schema.typeName, toJson: (message) => toJson(message as MessageShape<Desc>) };
 }
 
 /** Translates REST requests into calls of the very same RPC handlers. */
@@ -60,78 +42,95 @@ class RestInputError extends Error {
   }
 }
 
+/** A REST path with everything its calls need, prepared once. */
+interface Route {
+  binding: RestBinding;
+  method: DescMethodUnary;
+  target: UnaryTarget;
+  input: JsonCodec<DescMessage>;
+  output: JsonCodec<DescMessage>;
+}
+
 /**
  * Creates the transcoder from REST paths (compiled from `google.api.http`) to RPCs. A REST request
- * is decoded into the RPC's input message and handed to the RPC's own implementation through the
- * same interceptor chain that gRPC and Connect calls run (connect's `invokeUnaryImplementation`),
- * in-process: no protocol envelope, no second JSON pass. The answer follows the REST contract: the
- * JSON message (or its `response_body` field), 204 for `google.protobuf.Empty`, the bytes of a
- * `google.api.HttpBody` with its content type, and errors as
- * `{"error", "message"}` with the catalogue status.
+ * is decoded into the RPC's input message by a codec compiled for its type and handed to the RPC's
+ * own implementation through the same interceptors gRPC and Connect calls run, in-process (see
+ * {@link UnaryCaller}): no protocol envelope, no reflective JSON pass. The answer follows the REST
+ * contract: the JSON message (or its `response_body` field), 204 for `google.protobuf.Empty`, the
+ * bytes of a `google.api.HttpBody` with its content type, and errors as `{"error", "message"}` with
+ * the catalogue status; each is written with one `end()`.
  */
 export function createRestGateway(options: RestGatewayOptions): RestGateway {
-  const { bindings, implementations, maxBodyBytes } = options;
-  const encoders = new Map((options.encoders ?? []).map((encoder) => [encoder.typeName, encoder.toJson]));
-  const encode = (schema: DescMessage, message: Message): unknown => {
-    const encoder = encoders.get(schema.typeName);
-    return encoder ? encoder(message) : toJson(schema, message, { alwaysEmitImplicit: true });
-  };
+  const { bindings, implementations, maxBodyBytes, caller } = options;
+  const routes: Route[] = bindings.map((binding) => {
+    const spec = implementations.get(binding.method);
+    if (spec?.kind !== "unary") throw new Error(`no unary implementation of ${binding.method.parent.typeName}.${binding.method.name}`);
+    const { method, impl } = spec;
+    // A handler may answer an init object rather than a message: made a message as connect does.
+    const target: UnaryTarget = async (input, context) => {
+      const answer = await impl(input as never, context);
+      return isMessage(answer, method.output) ? answer : create(method.output, answer);
+    };
+    return { binding, method, target, input: jsonCodec(method.input), output: jsonCodec(method.output) };
+  });
 
   async function handle(req: NodeServerRequest, res: NodeServerResponse): Promise<boolean> {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const onPath = bindings
-      .map((binding) => ({ binding, match: binding.pattern.exec(url.pathname) }))
-      .filter((candidate) => candidate.match !== null);
-    if (onPath.length === 0) return false;
-    const chosen = onPath.find((candidate) => candidate.binding.httpMethod === req.method);
+    let chosen: { route: Route; match: RegExpExecArray } | undefined;
+    const allowed = new Set<string>();
+    for (const route of routes) {
+      const match = route.binding.pattern.exec(url.pathname);
+      if (!match) continue;
+      if (route.binding.httpMethod === req.method) {
+        chosen = { route, match };
+        break;
+      }
+      allowed.add(route.binding.httpMethod);
+    }
     if (!chosen) {
-      const allow = [...new Set(onPath.map((candidate) => candidate.binding.httpMethod))].join(", ");
-      sendError(res, "method_not_allowed", `Method ${req.method ?? ""} is not allowed; use ${allow}`, {
-        headers: { allow },
-      });
+      if (allowed.size === 0) return false;
+      const allow = [...allowed].join(", ");
+      sendError(res, "method_not_allowed", `Method ${req.method ?? ""} is not allowed; use ${allow}`, { headers: { allow } });
       return true;
     }
-    const { binding } = chosen;
-    const spec = implementations.get(binding.method);
-    if (spec?.kind !== "unary") throw new Error(`no unary implementation of ${binding.method.parent.typeName}.${binding.method.name}`);
+    const { route } = chosen;
+    const { binding } = route;
 
-    let input;
+    let input: Message;
     try {
-      const json = await requestMessage(req, binding, chosen.match?.groups ?? {}, url.searchParams);
-      input = fromJson(binding.method.input, json as JsonValue);
+      input = route.input.decode(await requestMessage(req, binding, chosen.match.groups ?? {}, url.searchParams));
     } catch (error) {
       if (error instanceof RestInputError) {
         writeRestError(res, error.error);
         return true;
       }
-      if (!(error instanceof Error)) throw error;
-      // fromJson: unknown fields, wrong types, out-of-range numbers.
-      writeRestError(res, apiError("validation_failed", error.message.replace(/^cannot decode message [\w.]+ from JSON: /, "")));
+      if (!(error instanceof JsonInputError)) throw error;
+      writeRestError(res, apiError("validation_failed", error.message, error.field === "" ? {} : { metadata: { field: error.field } }));
       return true;
     }
 
-    const context = httpHandlerContext(req, res, binding.method, url, options.contextValues(req));
-    let output;
+    const header = new Headers();
+    let output: Message;
     try {
-      output = await invokeUnaryImplementation(spec, context, input, options.interceptors);
+      output = (await caller.call(route.method, route.target, req, res, input, header)).message;
     } catch (error) {
-      writeRestError(res, ConnectError.from(error), responseHeaders(context.responseHeader, context.responseTrailer));
+      writeRestError(res, ConnectError.from(error), responseHeaders(header));
       return true;
     }
-    const restHeaders = responseHeaders(context.responseHeader, context.responseTrailer);
-    if (binding.method.output.typeName === "google.protobuf.Empty") {
+    const restHeaders = responseHeaders(header);
+    if (route.method.output.typeName === "google.protobuf.Empty") {
       res.writeHead(204, restHeaders);
       res.end();
       return true;
     }
-    if (binding.method.output.typeName === HttpBodySchema.typeName) {
+    if (route.method.output.typeName === HttpBodySchema.typeName) {
       // google.api.HttpBody: the answer is its bytes, with its own content type.
       const { contentType, data } = output as HttpBody;
       res.writeHead(200, { ...restHeaders, "content-type": contentType || "application/octet-stream", "content-length": String(data.byteLength) });
       res.end(data);
       return true;
     }
-    const body = encode(binding.method.output, output) as Record<string, unknown>;
+    const body = route.output.encode(output) as Record<string, unknown>;
     sendJson(res, 200, selectResponseBody(binding, body), restHeaders);
     return true;
   }
@@ -152,7 +151,6 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
             throw new RestInputError(apiError("validation_failed", "Request body must be a JSON object"));
           }
           message = withoutGoTrueEnvelope(req, parsed as Record<string, unknown>);
-          checkObjectFields(input, message);
         }
       } else if (parsed !== undefined) {
         message = { [fieldJsonName(input, binding.body)]: parsed };
@@ -188,19 +186,6 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
   }
 
   return { handle };
-}
-
-/**
- * Refuses a `google.protobuf.Struct` field given anything but a JSON object (or null), naming the
- * field, before the protobuf decoding would refuse it in its own words.
- */
-function checkObjectFields(input: DescMessage, message: Record<string, unknown>): void {
-  for (const field of input.fields) {
-    if (field.fieldKind !== "message" || field.message.typeName !== "google.protobuf.Struct") continue;
-    const value = message[field.jsonName] ?? message[field.name];
-    if (value === undefined || value === null || (typeof value === "object" && !Array.isArray(value))) continue;
-    throw new RestInputError(apiError("validation_failed", `${field.jsonName} must be a JSON object`, { metadata: { field: field.jsonName } }));
-  }
 }
 
 function fieldJsonName(message: DescMessage, name: string): string {
@@ -246,12 +231,9 @@ function writeRestError(res: NodeServerResponse, error: ConnectError, headers: R
  */
 const uncacheable = { "cache-control": "no-store", pragma: "no-cache" };
 
-function responseHeaders(header: Headers, trailer: Headers): Record<string, string> {
+function responseHeaders(header: Headers): Record<string, string> {
   const result: Record<string, string> = { ...uncacheable };
   header.forEach((value, name) => {
-    result[name] = value;
-  });
-  trailer.forEach((value, name) => {
     result[name] = value;
   });
   return result;

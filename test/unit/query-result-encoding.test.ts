@@ -14,7 +14,8 @@ import {
 } from "../../src/query/result-encoding.js";
 import { createTypeRegistry, type TypeRow } from "../../src/query/type-registry.js";
 import { encodeParams } from "../../src/query/param-encoding.js";
-import { fromProtoValue, queryResponseJson, toProtoValue, toQueryResponse } from "../../src/query/to-proto.js";
+import { fromProtoValue, toProtoValue, toQueryResponse } from "../../src/query/to-proto.js";
+import { jsonCodec } from "../../src/server/json-codec.js";
 
 describe("scalar decoders", () => {
   it("keeps int8 exact: numbers when safe, strings beyond 2^53", () => {
@@ -188,7 +189,7 @@ describe("proto conversion", () => {
     });
   });
 
-  it("writes the REST body of a QueryResponse exactly as protobuf's toJson does", () => {
+  it("builds QueryResponse messages as create() does, written to REST exactly as protobuf's toJson does", () => {
     const results: QueryResult[] = [
       {
         columns: [
@@ -209,7 +210,8 @@ describe("proto conversion", () => {
     ];
     for (const result of results) {
       const response = toQueryResponse(result);
-      expect(queryResponseJson(response)).toEqual(toJson(QueryResponseSchema, response, { alwaysEmitImplicit: true }));
+      expect(response).toEqual(create(QueryResponseSchema, response));
+      expect(jsonCodec(QueryResponseSchema).encode(response)).toEqual(toJson(QueryResponseSchema, response, { alwaysEmitImplicit: true }));
     }
   });
 
