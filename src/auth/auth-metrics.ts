@@ -45,7 +45,7 @@ export function instrumentPasswordHasher(hasher: PasswordHasher, events: AuthEve
   };
 }
 
-/** `store` reporting sign-ins and sign-ups (each starts a session) to `events`. */
+/** `store` reporting sign-ups to `events`. */
 export function instrumentUserStore(store: UserStore, events: AuthEvents): UserStore {
   return {
     ...store,
@@ -54,14 +54,10 @@ export function instrumentUserStore(store: UserStore, events: AuthEvents): UserS
       events.signedUp();
       return user;
     },
-    async recordSignIn(em, user, newPasswordHash) {
-      await store.recordSignIn(em, user, newPasswordHash);
-      events.signedIn();
-    },
   };
 }
 
-/** `store` reporting refresh outcomes and revoked sessions to `events`. */
+/** `store` reporting sign-ins, refresh outcomes and revoked sessions to `events`. */
 export function instrumentSessionStore(store: SessionStore, events: AuthEvents): SessionStore {
   const counted = async (revoking: Promise<string[]>) => {
     const ids = await revoking;
@@ -70,6 +66,11 @@ export function instrumentSessionStore(store: SessionStore, events: AuthEvents):
   };
   return {
     ...store,
+    async startAfterSignIn(userId, signedInAt, client, newPasswordHash) {
+      const session = await store.startAfterSignIn(userId, signedInAt, client, newPasswordHash);
+      if (session) events.signedIn();
+      return session;
+    },
     async rotate(refreshToken) {
       const outcome = await store.rotate(refreshToken);
       events.refreshed(outcome.kind);

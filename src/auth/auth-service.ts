@@ -160,10 +160,11 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     }
     if (isBanned(user)) throw apiError("user_banned");
     const newHash = check.needsRehash ? await hasher.hash(password) : undefined;
-    const session = await orm.em.fork().transactional(async (em) => {
-      await users.recordSignIn(em, user, newHash);
-      return sessions.create(em, user.id, clientOf(ctx));
-    });
+    const signedInAt = new Date();
+    const session = await sessions.startAfterSignIn(user.id, signedInAt, clientOf(ctx), newHash);
+    // Deleted between the lookup and now.
+    if (!session) throw apiError("invalid_credentials");
+    Object.assign(user, newHash === undefined ? { lastSignInAt: signedInAt } : { lastSignInAt: signedInAt, passwordHash: newHash, updatedAt: signedInAt });
     // Cached states of the user's other sessions hold the previous last_sign_in_at.
     cache.forgetUser(user.id);
     logger.info({ userId: user.id, sessionId: session.sessionId, rehashed: newHash !== undefined }, "user signed in");

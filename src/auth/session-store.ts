@@ -72,6 +72,12 @@ export interface SessionState {
 export interface SessionStore {
   /** Starts a session of `userId` from `client` inside the transaction of `em`. */
   create(em: EntityManager, userId: string, client?: SessionClient): Promise<NewSession>;
+  /**
+   * Records a password sign-in of `userId` at `signedInAt` (and the new password hash of a rehash)
+   * and starts its session, in one statement: one round trip, atomic without a transaction. Resolves
+   * undefined when the user no longer exists.
+   */
+  startAfterSignIn(userId: string, signedInAt: Date, client?: SessionClient, newPasswordHash?: string): Promise<NewSession | undefined>;
   /** Presents a refresh token; see {@link RotationOutcome}. Atomic and safe under concurrency. */
   rotate(refreshToken: string): Promise<RotationOutcome>;
   /** Revokes sessions of `userId` by `scope` relative to `sessionId`; returns the ids revoked now. */
@@ -100,6 +106,24 @@ const insertSessionSql = `
     insert into auth.sessions (id, user_id, created_at, user_agent, ip) values (?, ?, clock_timestamp(), ?, ?))
   insert into auth.refresh_tokens (hash, session_id, created_at, expires_at)
   values (?, ?, clock_timestamp(), clock_timestamp() + make_interval(secs => ?))`;
+
+// The user's row, its new session and the session's first refresh token, all or nothing: the
+// session rows are inserted from the updated user row, so a user deleted meanwhile gets none.
+const signInSql = `
+  with signed_in as (
+    update auth.users
+    set last_sign_in_at = ?,
+        password_hash = coalesce(?, password_hash),
+        updated_at = case when ?::text is null then updated_at else ? end
+    where id = ?
+    returning id),
+  session as (
+    insert into auth.sessions (id, user_id, created_at, user_agent, ip)
+    select ?, id, clock_timestamp(), ?, ? from signed_in
+    returning id)
+  insert into auth.refresh_tokens (hash, session_id, created_at, expires_at)
+  select ?, id, clock_timestamp(), clock_timestamp() + make_interval(secs => ?) from session
+  returning session_id`;
 
 // Every change to a session's tokens happens under this row lock, so one token is rotated at most once
 // and a replay sees either the state before a rotation or after it, never half of it.
@@ -230,6 +254,16 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       const userAgent = client.userAgent?.slice(0, maxUserAgentChars) ?? null;
       await em.execute(insertSessionSql, [sessionId, userId, userAgent, client.ip ?? null, first.hash, sessionId, expiry], "run");
       return { sessionId, refreshToken: first.token };
+    },
+
+    async startAfterSignIn(userId, signedInAt, client = {}, newPasswordHash) {
+      const sessionId = randomUUID();
+      const first = newRefreshToken();
+      const userAgent = client.userAgent?.slice(0, maxUserAgentChars) ?? null;
+      const hash = newPasswordHash ?? null;
+      const values = [signedInAt, hash, hash, signedInAt, userId, sessionId, userAgent, client.ip ?? null, first.hash, expiry];
+      const started = await orm.em.fork().execute<Array<{ session_id: string }>>(signInSql, values);
+      return started.length === 0 ? undefined : { sessionId, refreshToken: first.token };
     },
 
     rotate(refreshToken) {

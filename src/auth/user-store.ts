@@ -71,11 +71,6 @@ export interface UserStore {
    * throw an error that {@link isDuplicateEmailError} recognises (and the transaction must roll back).
    */
   create(em: EntityManager, input: NewUser): Promise<User>;
-  /**
-   * Records a successful sign-in (and replaces the password hash when given) inside `em`'s
-   * transaction, and updates `user` to match.
-   */
-  recordSignIn(em: EntityManager, user: User, newPasswordHash?: string): Promise<void>;
   /** Creates the tenant `id` unless it exists. */
   ensureTenant(id: string): Promise<void>;
   /** Users matching `filter`, ordered by id. */
@@ -134,13 +129,6 @@ export function createUserStore(orm: MikroORM): UserStore {
       });
       await em.flush();
       return user;
-    },
-
-    async recordSignIn(em, user, newPasswordHash) {
-      const now = new Date();
-      const changes = newPasswordHash === undefined ? { lastSignInAt: now } : { lastSignInAt: now, passwordHash: newPasswordHash, updatedAt: now };
-      await em.nativeUpdate(UserEntity, { id: user.id }, changes);
-      Object.assign(user, changes);
     },
 
     async ensureTenant(id) {
