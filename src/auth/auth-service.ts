@@ -112,14 +112,24 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     return config.defaultTenant;
   }
 
+  /**
+   * Creates an account and its first session. An address that is taken answers
+   * `user_already_exists`, and so does one that looks like a taken one (the same UTS #39 skeleton,
+   * `./email-skeleton.ts`: Cyrillic `ѕорһіе@acme.com` beside `sophie@acme.com`, `rn` beside `m`),
+   * by the same check before hashing and the same unique-index race, so the two cannot be told
+   * apart. Sign-up already says whether an address is registered, so refusing a look-alike that
+   * way adds nothing an enumerator could not learn by asking for the original; `validation_failed`
+   * (a look-alike of nothing signs up, so it would mean "a look-alike exists" too) would only say so
+   * in other words while misleading honest users about their input.
+   */
   async function signUp(rawEmail: string, password: string, data: JsonObject | undefined, ctx: HandlerContext): Promise<Session> {
     const tenantId = signUpTenant(ctx);
     await limits.signUp(ctx.values.get(clientAddressKey));
     const email = normalizeEmail(rawEmail);
     assertPasswordPolicy(password);
     const userMetadata = assertMetadataSize(data ?? {}, "data");
-    // Spares an argon2 hash for the common case; the unique index decides races.
-    if (await users.findByEmail(email)) throw apiError("user_already_exists");
+    // Spares an argon2 hash for the common case; the unique indexes decide races.
+    if (await users.isTaken(email)) throw apiError("user_already_exists");
     const passwordHash = await hasher.hash(password);
     let created: { user: User; sessionId: string; refreshToken: string };
     try {

@@ -4,6 +4,7 @@ import type { EntityManager, MikroORM } from "@mikro-orm/postgresql";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { TenantEntity } from "../db/entities/tenant.js";
 import { UserEntity, type User } from "../db/entities/user.js";
+import { emailSkeleton } from "./email-skeleton.js";
 import type { Scope } from "./principal.js";
 
 /** Scopes of every user who signs up; never taken from the request. */
@@ -14,7 +15,7 @@ export const userRole = "authenticated";
 
 /** A user to create. */
 export interface NewUser {
-  /** Normalised email. */
+  /** Normalised email; the store derives its skeleton. */
   email: string;
   passwordHash: string;
   tenantId: string;
@@ -65,10 +66,16 @@ export interface UserChanges {
 export interface UserStore {
   /** The user with the normalised `email`, compared case-insensitively (the unique index's expression). */
   findByEmail(email: string): Promise<User | null>;
+  /**
+   * Whether an account has the normalised `email` or one that looks like it (the same UTS #39
+   * skeleton, `./email-skeleton.ts`): the accounts {@link create} would refuse it beside.
+   */
+  isTaken(email: string): Promise<boolean>;
   findById(id: string): Promise<User | null>;
   /**
-   * Inserts a user inside the transaction of `em`. When the email is taken, the unique index makes it
-   * throw an error that {@link isDuplicateEmailError} recognises (and the transaction must roll back).
+   * Inserts a user, with the skeleton of its email, inside the transaction of `em`. When the email or
+   * its skeleton is taken, a unique index makes it throw an error that {@link isDuplicateEmailError}
+   * recognises (and the transaction must roll back).
    */
   create(em: EntityManager, input: NewUser): Promise<User>;
   /** Creates the tenant `id` unless it exists. */
@@ -92,11 +99,17 @@ export function isUnknownTenantError(error: unknown): boolean {
   return error instanceof ForeignKeyConstraintViolationException;
 }
 
-/** Whether `error` is the unique email index refusing a second account with one address. */
+/** Unique indexes that refuse a second account with one address: the email, and its skeleton. */
+const emailConstraints: ReadonlySet<string | undefined> = new Set(["users_email_key", "users_email_skeleton_key"]);
+
+/**
+ * Whether `error` is a unique index refusing a second account with one address: the same email, or
+ * one that looks like it (the same skeleton).
+ */
 export function isDuplicateEmailError(error: unknown): boolean {
   return (
     error instanceof UniqueConstraintViolationException &&
-    (error as UniqueConstraintViolationException & { constraint?: string }).constraint === "users_email_key"
+    emailConstraints.has((error as UniqueConstraintViolationException & { constraint?: string }).constraint)
   );
 }
 
@@ -105,6 +118,11 @@ export function createUserStore(orm: MikroORM): UserStore {
   return {
     findByEmail(email) {
       return orm.em.fork().findOne(UserEntity, { [sql.lower("email")]: email });
+    },
+
+    async isTaken(email) {
+      const where: FilterQuery<User> = { $or: [{ [sql.lower("email")]: email }, { emailSkeleton: emailSkeleton(email) }] };
+      return (await orm.em.fork().count(UserEntity, where)) > 0;
     },
 
     findById(id) {
@@ -116,6 +134,7 @@ export function createUserStore(orm: MikroORM): UserStore {
       const user = em.create(UserEntity, {
         id: randomUUID(),
         email: input.email,
+        emailSkeleton: emailSkeleton(input.email),
         tenant: input.tenantId,
         scopes: [...defaultUserScopes],
         role: userRole,

@@ -179,6 +179,63 @@ describe.each(backends)("sign-up on %s storage", (backend) => {
     const signedIn = await rest(server.url, "POST", "/auth/v1/token", { body: { email: `${fullwidth}@acme.com`, password } });
     expect(signedIn).toMatchObject({ status: 200, body: { user: { email: `${name}@acme.com` } } });
   });
+
+  it("refuses an address that looks like an existing account's (UTS #39 skeleton) as it refuses that address, 409 user_already_exists", async () => {
+    // Digits belong to no script, so the Cyrillic and Greek forms below stay single-script.
+    const n = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+    const password = strongPassword();
+    ledger.add(password);
+    const signUp = (email: string) => rest(server.url, "POST", "/auth/v1/signup", { body: { email, password } });
+    const taken = { status: 409, body: { error: "user_already_exists" } };
+    const created = async (email: string) => {
+      const res = await signUp(email);
+      expect(res.status, email).toBe(200);
+      const session = res.body as { user: { email: string }; access_token: string; refresh_token: string };
+      ledger.add(session.access_token, session.refresh_token);
+      return session.user.email;
+    };
+
+    await created(`sophie${n}@acme.com`);
+    await created(`ivo${n}@acme.com`);
+    await created(`kim${n}@acme.com`);
+    const exact = await signUp(`sophie${n}@acme.com`);
+    expect(exact).toMatchObject(taken);
+    // Whole-script Cyrillic ѕорһіе: one script, so the mixed-script rule lets it through.
+    const cyrillic = await signUp(`\u0455\u043e\u0440\u04bb\u0456\u0435${n}@acme.com`);
+    expect(cyrillic).toMatchObject(taken);
+    expect(cyrillic.body).toEqual(exact.body);
+    // Greek ΙΝΟ (lower-cased to ινο), and a Greek capital alpha in the domain, which may mix scripts.
+    expect(await signUp(`\u0399\u039d\u039f${n}@acme.com`)).toMatchObject(taken);
+    expect(await signUp(`ivo${n}@\u0391cme.com`)).toMatchObject(taken);
+    // Within Latin: rn looks like m.
+    expect(await signUp(`kirn${n}@acme.com`)).toMatchObject(taken);
+
+    // Honest different addresses, Cyrillic ones included, still sign up.
+    expect(await created(`sophia${n}@acme.com`)).toBe(`sophia${n}@acme.com`);
+    expect(await created(`\u0441\u043e\u0444\u0438\u044f${n}@acme.com`)).toBe(`\u0441\u043e\u0444\u0438\u044f${n}@acme.com`);
+
+    // One account per look-alike group, each with its skeleton stored.
+    const rows = await server.storage.orm.em
+      .getConnection()
+      .execute<Array<{ email: string; email_skeleton: string | null }>>(
+        "select email, email_skeleton from auth.users where email like ? order by email",
+        [`%${n}@%`],
+      );
+    expect(rows.map((row) => row.email)).toEqual(
+      [`ivo${n}@acme.com`, `kim${n}@acme.com`, `sophia${n}@acme.com`, `sophie${n}@acme.com`, `\u0441\u043e\u0444\u0438\u044f${n}@acme.com`].sort(),
+    );
+    expect(rows.every((row) => row.email_skeleton !== null)).toBe(true);
+  });
+
+  it("lets exactly one of 12 concurrent sign-ups of look-alike addresses succeed, the rest get 409", async () => {
+    const n = `${Date.now()}${Math.floor(Math.random() * 1000)}`;
+    const api = authApi("rest", server.url);
+    const variants = Array.from({ length: 12 }, (_, i) => (i % 2 === 0 ? `sophie${n}@acme.com` : `\u0455\u043e\u0440\u04bb\u0456\u0435${n}@acme.com`));
+    const results = await Promise.all(variants.map((variant) => api.signUp(variant, strongPassword())));
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
+    for (const result of results) if (result.ok) ledger.addSession(result.value);
+    for (const result of results.filter((r) => !r.ok)) expectFailure(result, "user_already_exists");
+  });
 });
 
 describe.each(backends)("sign-up disabled on %s storage", (backend) => {

@@ -8,6 +8,12 @@ export interface User {
   id: string;
   /** Normalised (trimmed, NFC, lower-case); unique through the index on `lower(email)`. */
   email: string;
+  /**
+   * UTS #39 confusable skeleton of `email` (`../../auth/email-skeleton.ts`), set when the user is
+   * created; unique, so no second account has a look-alike address. Null only for rows that were
+   * not made by the service (or that looked like an older account when migration 0007 filled it).
+   */
+  emailSkeleton: string | null;
   tenant: Tenant;
   scopes: Scope[];
   /** Database-facing role, `authenticated` for every user. */
@@ -40,6 +46,7 @@ export const UserEntity = new EntitySchema<User>({
   properties: {
     id: { type: "uuid", primary: true },
     email: { type: "text" },
+    emailSkeleton: { type: "text", nullable: true, unique: "users_email_skeleton_key" },
     tenant: { kind: "m:1", entity: () => TenantEntity, deleteRule: "restrict", updateRule: "cascade" },
     scopes: { type: "text[]", defaultRaw: "'{read,write}'" },
     role: { type: "text", defaultRaw: "'authenticated'" },
