@@ -37,7 +37,8 @@ export interface UnaryCaller {
 /** The call being made: what the innermost link of a composed chain needs. */
 interface PendingCall {
   target: UnaryTarget;
-  context: HandlerContext;
+  /** The handler context, with the headers and values the request reached the handler with. */
+  context(request: UnaryRequest): HandlerContext;
 }
 
 const pendingCallKey = createContextKey<PendingCall | undefined>(undefined, { description: "the in-process call being made" });
@@ -54,8 +55,7 @@ export function createUnaryCaller(options: { interceptors: Interceptor[]; contex
     let chain: Next = async (request) => {
       const pending = request.contextValues.get(pendingCallKey);
       if (request.stream || !pending) throw new Error(`${method.name} was called outside an in-process unary call`);
-      // An interceptor may have passed on other headers or values than the call started with.
-      const context: HandlerContext = { ...pending.context, requestHeader: request.header, values: request.contextValues };
+      const context = pending.context(request);
       const message = await pending.target(request.message, context);
       return { stream: false, service: method.parent, method, header: context.responseHeader, trailer: context.responseTrailer, message };
     };
@@ -79,28 +79,30 @@ export function createUnaryCaller(options: { interceptors: Interceptor[]; contex
         }
         return aborted.signal;
       };
-      const context: HandlerContext = {
+      // An interceptor may pass on other headers or values than the call started with. (Built
+      // without spreading, which would read the signal getter and so create the signal.)
+      const context = (request: UnaryRequest): HandlerContext => ({
         service: method.parent,
         method,
         protocolName: "rest",
-        requestMethod: req.method ?? "POST",
+        requestMethod: request.requestMethod,
         url,
         get signal() {
           return signal();
         },
         timeoutMs: () => undefined,
-        requestHeader,
+        requestHeader: request.header,
         // A REST answer has no trailers: what a handler puts in either becomes a header of the answer.
         responseHeader: header,
         responseTrailer: header,
-        values,
-      };
+        values: request.contextValues,
+      });
       values.set(pendingCallKey, { target, context });
       const request: UnaryRequest = {
         stream: false,
         service: method.parent,
         method,
-        requestMethod: context.requestMethod,
+        requestMethod: req.method ?? "POST",
         url,
         get signal() {
           return signal();

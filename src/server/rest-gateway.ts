@@ -68,7 +68,7 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
     const { method, impl } = spec;
     // A handler may answer an init object rather than a message: made a message as connect does.
     const target: UnaryTarget = async (input, context) => {
-      const answer = await impl(input as never, context);
+      const answer = await impl(input, context);
       return isMessage(answer, method.output) ? answer : create(method.output, answer);
     };
     return { binding, method, target, input: jsonCodec(method.input), output: jsonCodec(method.output) };
