@@ -46,8 +46,18 @@ type Decode = (json: unknown, path: string, depth: number) => unknown;
 /** As deep as protobuf's `fromJson` reads messages (its default recursion limit). */
 const maxDepth = 100;
 
-const encoders = new WeakMap<DescMessage, Encode>();
-const decoders = new WeakMap<DescMessage, Decode>();
+/** `compile`, called once per message type: codecs are shared by every field of that type. */
+function oncePerType<T>(compile: (desc: DescMessage) => T): (desc: DescMessage) => T {
+  const compiled = new WeakMap<DescMessage, T>();
+  return (desc) => {
+    let codec = compiled.get(desc);
+    if (codec === undefined) compiled.set(desc, (codec = compile(desc)));
+    return codec;
+  };
+}
+
+const encoderOf = oncePerType(compileEncoder);
+const decoderOf = oncePerType(compileDecoder);
 
 /** The compiled {@link JsonCodec} of `schema` (compiled on first use, shared afterwards). */
 export function jsonCodec<Desc extends DescMessage>(schema: Desc): JsonCodec<Desc> {
@@ -108,14 +118,6 @@ function usesProtobufCodec(desc: DescMessage): boolean {
 }
 
 // --- encoding ---
-
-function encoderOf(desc: DescMessage): Encode {
-  let encode = encoders.get(desc);
-  if (encode) return encode;
-  encode = compileEncoder(desc);
-  encoders.set(desc, encode);
-  return encode;
-}
 
 function compileEncoder(desc: DescMessage): Encode {
   switch (desc.typeName) {
@@ -232,14 +234,6 @@ function valueJson(value: Value): JsonValue {
 }
 
 // --- decoding ---
-
-function decoderOf(desc: DescMessage): Decode {
-  let decode = decoders.get(desc);
-  if (decode) return decode;
-  decode = compileDecoder(desc);
-  decoders.set(desc, decode);
-  return decode;
-}
 
 function compileDecoder(desc: DescMessage): Decode {
   switch (desc.typeName) {
