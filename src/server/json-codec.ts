@@ -261,17 +261,19 @@ function compileDecoder(desc: DescMessage): Decode {
     byKey.set(field.name, entry).set(field.jsonName, entry);
   }
   const zero = zeroMessage(desc);
+  // JSON.parse already keeps one of two equal keys; only a field spelt two ways can be given twice.
+  const twoSpellings = desc.fields.some((field) => field.name !== field.jsonName);
   return (json, path, depth) => {
     const level = deeper(depth, path);
     if (!isObject(json)) throw new JsonInputError(path, `${path || "The request body"} must be a JSON object`);
     const message = zero();
-    const seen = new Set<DescField>();
+    const seen = twoSpellings ? new Set<DescField>() : undefined;
     for (const key of Object.keys(json)) {
       const entry = byKey.get(key);
       const at = join(path, key);
       if (!entry) throw new JsonInputError(at, `Unknown field ${at}`);
-      if (seen.has(entry.field)) throw new JsonInputError(at, `${at} is set twice (by its JSON name and its proto name)`);
-      seen.add(entry.field);
+      if (seen?.has(entry.field)) throw new JsonInputError(at, `${at} is set twice (by its JSON name and its proto name)`);
+      seen?.add(entry.field);
       entry.decode(message, json[key], at, level);
     }
     return message;

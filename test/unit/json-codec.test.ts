@@ -1,5 +1,5 @@
-import { fromJson, ScalarType, toJson, type DescField, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
-import { TypeSchema } from "@bufbuild/protobuf/wkt";
+import { create, createFileRegistry, fromJson, ScalarType, toJson, type DescField, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema, TypeSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/helios/admin/v1/admin_pb.js";
 import { AuthService } from "../../gen/helios/auth/v1/auth_pb.js";
@@ -7,7 +7,28 @@ import { QueryService } from "../../gen/helios/query/v1/query_pb.js";
 import { SchemaService } from "../../gen/helios/schema/v1/schema_pb.js";
 import { jsonCodec, JsonInputError } from "../../src/server/json-codec.js";
 
-/** Every message type our services read or write, nested ones included, and one the codec leaves to protobuf. */
+/** A message whose fields have a JSON name other than their proto name, as protos without `json_name` get. */
+function camelCaseMessage(): DescMessage {
+  const file = create(FileDescriptorProtoSchema, {
+    name: "camel.proto",
+    package: "camel",
+    syntax: "proto3",
+    messageType: [
+      {
+        name: "Named",
+        field: [
+          { name: "user_name", number: 1, type: FieldDescriptorProto_Type.STRING, label: FieldDescriptorProto_Label.OPTIONAL, jsonName: "userName" },
+          { name: "tag_list", number: 2, type: FieldDescriptorProto_Type.STRING, label: FieldDescriptorProto_Label.REPEATED, jsonName: "tagList" },
+        ],
+      },
+    ],
+  });
+  const message = createFileRegistry(file, () => undefined).getMessage("camel.Named");
+  if (!message) throw new Error("camel.Named was not built");
+  return message;
+}
+
+/** Every message type our services read or write, nested ones included, one the codec leaves to protobuf, and one with camelCase JSON names. */
 function messageTypes(): DescMessage[] {
   const found = new Map<string, DescMessage>();
   const visit = (desc: DescMessage) => {
@@ -22,6 +43,7 @@ function messageTypes(): DescMessage[] {
     }
   }
   visit(TypeSchema);
+  visit(camelCaseMessage());
   return [...found.values()];
 }
 
@@ -160,6 +182,10 @@ describe("compiled REST JSON codecs", () => {
     expect(failure({ sql: "x", bogus: true })).toEqual({ field: "bogus", message: "Unknown field bogus" });
     expect(failure({ array_mode: "yes" })).toEqual({ field: "array_mode", message: "array_mode must be true or false" });
     expect(failure([1])).toEqual({ field: "", message: "The request body must be a JSON object" });
+    const named = jsonCodec(camelCaseMessage());
+    expect(named.decode({ user_name: "a", tagList: ["x"] })).toMatchObject({ userName: "a", tagList: ["x"] });
+    expect(() => named.decode({ user_name: "a", userName: "b" })).toThrow("userName is set twice (by its JSON name and its proto name)");
+    expect(() => fromJson(camelCaseMessage(), { user_name: "a", userName: "b" })).toThrow();
     const deep = JSON.parse(`{"sql":"x","params":[${"[".repeat(150)}${"]".repeat(150)}]}`) as unknown;
     expect(failure(deep)?.message).toMatch(/nests deeper than 100 levels/);
   });
