@@ -11,7 +11,7 @@ import { threadpoolSize } from "../src/auth/passwords.js";
 import type { ServerChild } from "./lib/child-process.js";
 import { formatProfile, summarizeProfile, type ProfileSummary } from "./lib/cpu-profile.js";
 import { benchTableRls, createBenchTable, postmasterPidOf } from "./lib/database.js";
-import { benchQueries, queryEndpointState, signUpBenchUser, verifyTenantIsolation } from "./lib/fixtures.js";
+import { benchQueries, queryEndpointState, type BenchQuery, signUpBenchUser, verifyTenantIsolation } from "./lib/fixtures.js";
 import { measure, type Measurement } from "./lib/measure.js";
 import { parseBenchOptions, usage, UsageError, type BenchOptions, type ScenarioId } from "./lib/options.js";
 import { resultsDir, workerScript } from "./lib/paths.js";
@@ -136,37 +136,20 @@ async function runSuite(options: BenchOptions): Promise<void> {
       await releaseBaselines();
       await service.stop();
       const stamp = startedAt.replace(/[:.]/g, "-");
-      const passes: Array<[string, (s: ServerChild) => Promise<Measurement>]> = [
-        [
-          "scenario 3: GET /auth/v1/user",
-          (s) =>
-            measure("GET /auth/v1/user", workerScript("http-load.ts"), {
-              url: s.url,
-              method: "GET",
-              path: "/auth/v1/user",
-              headers: { authorization: `Bearer ${user.accessToken}` },
-              connections: options.connections,
-              warmupSeconds: options.warmupSeconds,
-              durationSeconds: options.durationSeconds,
-            }, { serverPid: s.pid }),
-        ],
-      ];
-      if (queryState.ok) {
-        passes.push([
-          "scenario 4: POST /api/v1/query (1 row, REST)",
-          (s) =>
-            measure("REST", workerScript("http-load.ts"), {
-              url: s.url,
-              method: "POST",
-              path: "/api/v1/query",
-              headers: { "content-type": "application/json", authorization: `Bearer ${user.accessToken}` },
-              body: JSON.stringify({ sql: benchQueries.oneRow.sql, params: benchQueries.oneRow.params }),
-              connections: options.connections,
-              warmupSeconds: options.warmupSeconds,
-              durationSeconds: options.durationSeconds,
-            }, { serverPid: s.pid }),
-        ]);
-      }
+      const load = (name: string, spec: { method: string; path: string; body?: string }) => (s: ServerChild) =>
+        measure(name, workerScript("http-load.ts"), {
+          url: s.url,
+          headers: { "content-type": "application/json", authorization: `Bearer ${user.accessToken}` },
+          connections: options.connections,
+          warmupSeconds: options.warmupSeconds,
+          durationSeconds: options.durationSeconds,
+          ...spec,
+        }, { serverPid: s.pid });
+      const queryLoad = (q: BenchQuery) => load("REST", { method: "POST", path: "/api/v1/query", body: JSON.stringify({ sql: q.sql, params: q.params }) });
+      const passes: Array<[string, (s: ServerChild) => Promise<Measurement>]> = [];
+      if (options.only.has("3")) passes.push(["scenario 3: GET /auth/v1/user", load("GET /auth/v1/user", { method: "GET", path: "/auth/v1/user" })]);
+      if (queryState.ok && options.only.has("4")) passes.push(["scenario 4: POST /api/v1/query (1 row, REST)", queryLoad(benchQueries.oneRow)]);
+      if (queryState.ok && options.only.has("5")) passes.push(["scenario 5: POST /api/v1/query (1 000 rows, REST)", queryLoad(benchQueries.thousandRows)]);
       for (const [index, [name, load]] of passes.entries()) {
         const dir = join(resultsDir, "profiles", `${stamp}-${index + 1}`);
         log(`profiling ${name}…`);

@@ -54,6 +54,9 @@ export const benchQueries = {
   },
 } as const;
 
+/** One of {@link benchQueries}. */
+export type BenchQuery = (typeof benchQueries)[keyof typeof benchQueries];
+
 /** Whether POST /api/v1/query works; the reason when it does not. */
 export async function queryEndpointState(base: string, user: BenchUser): Promise<{ ok: true } | { ok: false; reason: string }> {
   try {

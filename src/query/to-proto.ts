@@ -1,5 +1,6 @@
 import { NullValue, type ListValue, type Struct, type Value } from "@bufbuild/protobuf/wkt";
 import { ColumnSchema, QueryResponseSchema, type QueryResponse } from "../../gen/helios/query/v1/query_pb.js";
+import { lazyField } from "../server/json-codec.js";
 import type { JsonValue, QueryResult } from "./result-encoding.js";
 
 /**
@@ -52,17 +53,20 @@ export function fromProtoValue(value: Value): JsonValue {
 
 /**
  * Converts an executor {@link QueryResult} to the proto `QueryResponse`, built as a plain message
- * object like {@link toProtoValue}'s. `row_count` is an int32 on the wire and is clamped to its range.
+ * object like {@link toProtoValue}'s. Its rows become `Value`s only when something reads them (the
+ * binary and Connect serialisers); REST's JSON codec writes the decoded rows as they are, which
+ * is the JSON those `Value`s would have. `row_count` is an int32 on the wire and is clamped to its range.
  */
 export function toQueryResponse(result: QueryResult): QueryResponse {
   const rows: JsonValue[] = result.rows;
-  return {
+  const response: QueryResponse = {
     $typeName: QueryResponseSchema.typeName,
     columns: result.columns.map((column) => ({ $typeName: ColumnSchema.typeName, name: column.name, type: column.type })),
-    rows: rows.map(toProtoValue),
+    rows: [],
     rowCount: Math.min(result.row_count, 2_147_483_647),
     command: result.command,
     truncated: result.truncated,
     notices: result.notices ?? [],
   };
+  return lazyField(response, "rows", rows, () => rows.map(toProtoValue));
 }

@@ -46,6 +46,38 @@ type Decode = (json: unknown, path: string, depth: number) => unknown;
 /** As deep as protobuf's `fromJson` reads messages (its default recursion limit). */
 const maxDepth = 100;
 
+/**
+ * The JSON forms of message fields whose message form has not been built yet (see {@link lazyField}),
+ * by message and field local name.
+ */
+const pendingJsonForms = new WeakMap<object, Map<string, JsonValue>>();
+
+/**
+ * Makes `message[field]` a value built by `build` on first read, and records `json` as that field's
+ * JSON form (what this codec would write for the built value): as long as nobody has read the field,
+ * the codec writes `json` as it is and `build` never runs. For answers whose JSON is at hand before
+ * their messages (a query's rows), so that REST skips building `google.protobuf.Value` trees only to
+ * write them back as the same JSON; binary and Connect serialisers read the field and get the built
+ * value. Reading or assigning the field turns it into a plain property and drops the JSON form.
+ */
+export function lazyField<M extends object, F extends keyof M & string>(message: M, field: F, json: JsonValue, build: () => M[F]): M {
+  let forms = pendingJsonForms.get(message);
+  if (forms === undefined) pendingJsonForms.set(message, (forms = new Map()));
+  forms.set(field, json);
+  const settle = (value: M[F]): M[F] => {
+    forms.delete(field);
+    Object.defineProperty(message, field, { value, writable: true, enumerable: true, configurable: true });
+    return value;
+  };
+  Object.defineProperty(message, field, {
+    get: () => settle(build()),
+    set: (value: M[F]) => void settle(value),
+    enumerable: true,
+    configurable: true,
+  });
+  return message;
+}
+
 /** `compile`, called once per message type: codecs are shared by every field of that type. */
 function oncePerType<T>(compile: (desc: DescMessage) => T): (desc: DescMessage) => T {
   const compiled = new WeakMap<DescMessage, T>();
@@ -131,11 +163,18 @@ function compileEncoder(desc: DescMessage): Encode {
       return (value) => (value as ListValue).values.map(valueJson);
   }
   if (usesProtobufCodec(desc)) return (value) => toJson(desc, value as Message, { alwaysEmitImplicit: true });
-  const steps = [...desc.fields].sort((a, b) => a.number - b.number).map(fieldEncoder);
+  const steps = [...desc.fields]
+    .sort((a, b) => a.number - b.number)
+    .map((field) => ({ localName: field.localName, jsonName: field.jsonName, write: fieldEncoder(field) }));
   return (value) => {
     const message = value as Record<string, unknown>;
     const json: JsonObject = {};
-    for (const step of steps) step(message, json);
+    const forms = pendingJsonForms.get(message);
+    for (const step of steps) {
+      const form = forms?.get(step.localName);
+      if (form === undefined) step.write(message, json);
+      else json[step.jsonName] = form;
+    }
     return json;
   };
 }

@@ -198,6 +198,31 @@ describe.each(backends)("QueryService on %s storage", (backend) => {
     });
   });
 
+  it("writes the same rows over REST as over Connect and gRPC, where REST skips building Values", async () => {
+    // As the JSON text carries it (-0 is written 0).
+    const asWritten = (json: unknown): unknown => JSON.parse(JSON.stringify(json));
+    const sql = `SELECT -0::float8 AS negative_zero, 'NaN'::float8 AS nan, 1e300::float8 AS huge, 0.1::float4 AS small,
+              '{"a":[[],{},[null,[-1.5e-7]]],"é":"\\u2028\\u0007"}'::jsonb AS doc,
+              'null'::json AS json_null, '"quoted \\\\ \\"text\\""'::jsonb AS json_text, '[1e20, 123456789012]'::jsonb AS json_numbers,
+              ARRAY[ARRAY['a"b', NULL], ARRAY['{}', 'c,d']] AS nested, ARRAY[]::int[] AS empty, '\\x'::bytea AS no_bytes,
+              'infinity'::timestamptz AS forever, '12:30:00+05:30'::timetz AS noon, 1::int8 AS n, true AS t, 'ü😀'::text AS emoji
+       FROM generate_series(1, 3)`;
+    const viaRest = await query(acme, sql);
+    expect(viaRest.status, JSON.stringify(viaRest.body)).toBe(200);
+    const headers = { authorization: `Bearer ${acme.token}` };
+    for (const protocol of ["connect", "grpc"] as const) {
+      const response = await createClient(QueryService, rpcTransport(protocol, server.url)).query({ sql }, { headers });
+      expect(asWritten(toJson(QueryResponseSchema, response, { alwaysEmitImplicit: true }))).toEqual(viaRest.body);
+    }
+    // protobuf's own toJson loses a key "__proto__"; REST keeps it.
+    const [withProto] = (await rows(acme, `SELECT '{"__proto__":{"x":1},"a":1}'::jsonb AS doc`)) as Array<{ doc: object }>;
+    expect(Object.entries(withProto?.doc ?? {})).toEqual([["a", 1], ["__proto__", { x: 1 }]]);
+    // Array mode: rows are arrays, the same way.
+    const arrays = await query(acme, sql, { array_mode: true });
+    const arraysRpc = await createClient(QueryService, rpcTransport("grpc", server.url)).query({ sql, arrayMode: true }, { headers });
+    expect(asWritten(toJson(QueryResponseSchema, arraysRpc, { alwaysEmitImplicit: true }))).toEqual(arrays.body);
+  });
+
   it.each(["connect", "grpc"] as const)("answers over %s with a typed message and the error model", async (protocol) => {
     const client = createClient(QueryService, rpcTransport(protocol, server.url));
     const headers = { authorization: `Bearer ${globex.token}` };

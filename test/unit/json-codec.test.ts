@@ -1,11 +1,11 @@
-import { create, createFileRegistry, fromJson, ScalarType, toJson, type DescField, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
-import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema, TypeSchema } from "@bufbuild/protobuf/wkt";
+import { create, createFileRegistry, fromBinary, fromJson, ScalarType, toBinary, toJson, type DescField, type DescMessage, type JsonValue, type Message } from "@bufbuild/protobuf";
+import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema, TypeSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { AdminService } from "../../gen/helios/admin/v1/admin_pb.js";
 import { AuthService } from "../../gen/helios/auth/v1/auth_pb.js";
 import { QueryService } from "../../gen/helios/query/v1/query_pb.js";
 import { SchemaService } from "../../gen/helios/schema/v1/schema_pb.js";
-import { jsonCodec, JsonInputError } from "../../src/server/json-codec.js";
+import { jsonCodec, JsonInputError, lazyField } from "../../src/server/json-codec.js";
 
 /** A message whose fields have a JSON name other than their proto name, as protos without `json_name` get. */
 function camelCaseMessage(): DescMessage {
@@ -201,5 +201,35 @@ describe("compiled REST JSON codecs", () => {
     const param = request.params[0]?.kind;
     expect(param?.case === "structValue" && Object.keys(param.value.fields)).toEqual(["__proto__"]);
     expect(JSON.stringify(query.encode(request))).toContain('"params":[{"__proto__":1}]');
+  });
+
+  it("writes a lazy field's JSON form until the field is read, and the built value after", () => {
+    const codec = jsonCodec(QueryService.method.query.output);
+    const fresh = () => {
+      let builds = 0;
+      const response = create(QueryService.method.query.output, { command: "SELECT" });
+      lazyField(response, "rows", [{ id: 1 }], () => {
+        builds++;
+        return [fromJson(ValueSchema, { id: 2 })];
+      });
+      return { response, builds: () => builds };
+    };
+    const untouched = fresh();
+    expect(codec.encode(untouched.response)).toMatchObject({ rows: [{ id: 1 }], command: "SELECT" });
+    expect(untouched.builds()).toBe(0);
+
+    // Read (as binary serialisers do), the field is built once and may then change.
+    const read = fresh();
+    const binary = toBinary(QueryService.method.query.output, read.response);
+    expect(toJson(ValueSchema, fromBinary(QueryService.method.query.output, binary).rows[0] ?? create(ValueSchema))).toEqual({ id: 2 });
+    read.response.rows.push(fromJson(ValueSchema, "more"));
+    expect(codec.encode(read.response)).toMatchObject({ rows: [{ id: 2 }, "more"] });
+    expect(read.builds()).toBe(1);
+
+    // Assigned, the JSON form is dropped without building.
+    const assigned = fresh();
+    assigned.response.rows = [fromJson(ValueSchema, null)];
+    expect(codec.encode(assigned.response)).toMatchObject({ rows: [null] });
+    expect(assigned.builds()).toBe(0);
   });
 });
