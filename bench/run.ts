@@ -139,7 +139,7 @@ async function runSuite(options: BenchOptions): Promise<void> {
       const load = (name: string, spec: { method: string; path: string; body?: string }) => (s: ServerChild) =>
         measure(name, workerScript("http-load.ts"), {
           url: s.url,
-          headers: { "content-type": "application/json", authorization: `Bearer ${user.accessToken}` },
+          headers: { ...(spec.body === undefined ? {} : { "content-type": "application/json" }), authorization: `Bearer ${user.accessToken}` },
           connections: options.connections,
           warmupSeconds: options.warmupSeconds,
           durationSeconds: options.durationSeconds,
