@@ -1,6 +1,6 @@
 import { NullValue, type ListValue, type Struct, type Value } from "@bufbuild/protobuf/wkt";
 import { ColumnSchema, QueryResponseSchema, type QueryResponse } from "../../gen/helios/query/v1/query_pb.js";
-import { lazyField } from "../server/json-codec.js";
+import { lazyField } from "../server/lazy-field.js";
 import type { JsonValue, QueryResult } from "./result-encoding.js";
 
 /**

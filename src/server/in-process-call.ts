@@ -1,16 +1,40 @@
-import type { DescMethodUnary, Message } from "@bufbuild/protobuf";
+import { create, isMessage, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
 import { EmptySchema } from "@bufbuild/protobuf/wkt";
 import {
+  Code,
+  ConnectError,
   createContextKey,
   type ContextValues,
   type HandlerContext,
   type Interceptor,
+  type MethodImplSpec,
   type UnaryRequest,
 } from "@connectrpc/connect";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 
 /** What an in-process call runs once the interceptors let it through. */
 export type UnaryTarget = (input: Message, context: HandlerContext) => Promise<Message>;
+
+/** The {@link UnaryTarget} of a unary implementation: its answer made a message when it is an init object, as connect does. */
+export function unaryTarget(spec: MethodImplSpec & { kind: "unary" }): UnaryTarget {
+  const { method, impl } = spec;
+  return async (input, context) => {
+    const answer = await impl(input, context);
+    return isMessage(answer, method.output) ? answer : create(method.output, answer);
+  };
+}
+
+/** How a call is made: the protocol it came by, where the chain's headers go, and its deadline. */
+export interface CallOptions {
+  /** `rest`, `grpc` or `connect`, as `HandlerContext.protocolName` tells handlers. */
+  protocolName: string;
+  /** Receives the response headers the chain sets (and has set, when the call fails). */
+  header: Headers;
+  /** Receives the response trailers; REST passes `header`, having no trailers. */
+  trailer: Headers;
+  /** The client's deadline, from now; none when undefined. */
+  timeoutMs?: number;
+}
 
 /** What a unary call answered: its message and the headers and trailers the chain set. */
 export interface UnaryAnswer {
@@ -20,18 +44,20 @@ export interface UnaryAnswer {
 }
 
 /**
- * Calls unary RPC implementations in-process for HTTP requests (the REST paths), through the very
- * interceptors every RPC runs: the lean path beside connect's handlers. The interceptor chain of a
- * method is composed once, not per call; a call builds one request and one handler context, copies
- * the request headers once, and creates its abort signal only if something asks for it (no handler
- * of ours does on these paths). The context has no deadline: REST calls have none.
+ * Calls unary RPC implementations in-process for HTTP requests (the REST paths, and unary gRPC and
+ * Connect calls, see `unary-rpc.ts`), through the very interceptors every RPC runs: the lean path
+ * beside connect's handlers. The interceptor chain of a method is composed once, not per call; a
+ * call builds one request and one handler context, copies the request headers once, and creates its
+ * abort signal only if something asks for it (no unary handler of ours does). The signal aborts
+ * when the client goes away or its deadline passes.
  */
 export interface UnaryCaller {
   /**
    * Runs `target` as the implementation of `method` for `req`. Resolves its answer; rejects with what
-   * the chain throws (catalogue errors as ConnectError), carrying the headers set so far in `header`.
+   * the chain throws (catalogue errors as ConnectError), the headers and trailers set so far left in
+   * `options`.
    */
-  call(method: DescMethodUnary, target: UnaryTarget, req: NodeServerRequest, res: NodeServerResponse, input: Message, header: Headers): Promise<UnaryAnswer>;
+  call(method: DescMethodUnary, target: UnaryTarget, req: NodeServerRequest, res: NodeServerResponse, input: Message, options: CallOptions): Promise<UnaryAnswer>;
 }
 
 /** The call being made: what the innermost link of a composed chain needs. */
@@ -65,10 +91,11 @@ export function createUnaryCaller(options: { interceptors: Interceptor[]; contex
   };
 
   return {
-    call(method, target, req, res, input, header) {
+    call(method, target, req, res, input, { protocolName, header, trailer, timeoutMs }) {
       const values = options.contextValues(req);
       const requestHeader = incomingHeaders(req);
       const url = `http://localhost${req.url ?? "/"}`;
+      const deadline = timeoutMs === undefined ? undefined : performance.now() + timeoutMs;
       let aborted: AbortController | undefined;
       const signal = () => {
         if (!aborted) {
@@ -76,6 +103,11 @@ export function createUnaryCaller(options: { interceptors: Interceptor[]; contex
           const controller = aborted;
           if (res.closed && !res.writableFinished) controller.abort();
           else res.once("close", () => !res.writableFinished && controller.abort());
+          if (deadline !== undefined) {
+            const timer = setTimeout(() => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), deadline - performance.now());
+            timer.unref();
+            res.once("close", () => clearTimeout(timer));
+          }
         }
         return aborted.signal;
       };
@@ -84,17 +116,16 @@ export function createUnaryCaller(options: { interceptors: Interceptor[]; contex
       const context = (request: UnaryRequest): HandlerContext => ({
         service: method.parent,
         method,
-        protocolName: "rest",
+        protocolName,
         requestMethod: request.requestMethod,
         url,
         get signal() {
           return signal();
         },
-        timeoutMs: () => undefined,
+        timeoutMs: () => (deadline === undefined ? undefined : Math.max(0, deadline - performance.now())),
         requestHeader: request.header,
-        // A REST answer has no trailers: what a handler puts in either becomes a header of the answer.
         responseHeader: header,
-        responseTrailer: header,
+        responseTrailer: trailer,
         values: request.contextValues,
       });
       values.set(pendingCallKey, { target, context });
@@ -155,7 +186,8 @@ export function inProcessCall(caller: UnaryCaller): InProcessCall {
       answer = { value: await work(context) };
       return empty;
     };
-    await caller.call(method, target, req, res, empty, new Headers());
+    const header = new Headers();
+    await caller.call(method, target, req, res, empty, { protocolName: "rest", header, trailer: header });
     if (!answer) throw new Error(`${method.name} completed without an answer`);
     return answer.value;
   };

@@ -12,6 +12,7 @@ import {
 } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence, NullValue, type ListValue, type Struct, type Timestamp, type Value } from "@bufbuild/protobuf/wkt";
 import { base64Decode, base64Encode } from "@bufbuild/protobuf/wire";
+import { pendingForms } from "./lazy-field.js";
 
 /**
  * The REST JSON of one message type, compiled once from its descriptor: the very JSON protobuf's
@@ -45,38 +46,6 @@ type Decode = (json: unknown, path: string, depth: number) => unknown;
 
 /** As deep as protobuf's `fromJson` reads messages (its default recursion limit). */
 const maxDepth = 100;
-
-/**
- * The JSON forms of message fields whose message form has not been built yet (see {@link lazyField}),
- * by message and field local name.
- */
-const pendingJsonForms = new WeakMap<object, Map<string, JsonValue>>();
-
-/**
- * Makes `message[field]` a value built by `build` on first read, and records `json` as that field's
- * JSON form (what this codec would write for the built value): as long as nobody has read the field,
- * the codec writes `json` as it is and `build` never runs. For answers whose JSON is at hand before
- * their messages (a query's rows), so that REST skips building `google.protobuf.Value` trees only to
- * write them back as the same JSON; binary and Connect serialisers read the field and get the built
- * value. Reading or assigning the field turns it into a plain property and drops the JSON form.
- */
-export function lazyField<M extends object, F extends keyof M & string>(message: M, field: F, json: JsonValue, build: () => M[F]): M {
-  let forms = pendingJsonForms.get(message);
-  if (forms === undefined) pendingJsonForms.set(message, (forms = new Map()));
-  forms.set(field, json);
-  const settle = (value: M[F]): M[F] => {
-    forms.delete(field);
-    Object.defineProperty(message, field, { value, writable: true, enumerable: true, configurable: true });
-    return value;
-  };
-  Object.defineProperty(message, field, {
-    get: () => settle(build()),
-    set: (value: M[F]) => void settle(value),
-    enumerable: true,
-    configurable: true,
-  });
-  return message;
-}
 
 /** `compile`, called once per message type: codecs are shared by every field of that type. */
 function oncePerType<T>(compile: (desc: DescMessage) => T): (desc: DescMessage) => T {
@@ -169,7 +138,7 @@ function compileEncoder(desc: DescMessage): Encode {
   return (value) => {
     const message = value as Record<string, unknown>;
     const json: JsonObject = {};
-    const forms = pendingJsonForms.get(message);
+    const forms = pendingForms(message);
     for (const step of steps) {
       const form = forms?.get(step.localName);
       if (form === undefined) step.write(message, json);

@@ -32,6 +32,7 @@ import { registerReflection } from "./reflection.js";
 import { clientAddressKey } from "./request-context.js";
 import { noteRequestReason, observeRequest } from "./request-observer.js";
 import { createRestGateway } from "./rest-gateway.js";
+import { createUnaryRpc } from "./unary-rpc.js";
 import type { ServingState } from "./serving-state.js";
 import { negotiateSupabaseApiVersion } from "./supabase-compat.js";
 
@@ -89,7 +90,8 @@ const transportReasons: readonly Reason[] = ["validation_failed", "bad_json", "u
 
 /**
  * Builds the one request listener behind the port: CORS, health endpoints (`/health`, `/ready`, and
- * `grpc.health.v1`), `/metrics`, RPCs over gRPC, gRPC-Web and Connect at `/package.Service/Method`,
+ * `grpc.health.v1`), `/metrics`, RPCs over gRPC, gRPC-Web and Connect at `/package.Service/Method`
+ * (unary gRPC and Connect calls through the lean path of `unary-rpc.ts`, the rest through connect's handlers),
  * the REST paths of their `google.api.http` annotations, and the OpenAPI document of those paths
  * with its reference page. Every request gets an id (`X-Request-Id`), one log line and its metrics
  * (see `request-observer.ts`).
@@ -130,6 +132,13 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
   const bindings = restBindings(services);
   const caller = createUnaryCaller({ interceptors: options.interceptors, contextValues });
   const gateway = createRestGateway({ bindings, implementations, caller, maxBodyBytes: options.maxBodyBytes });
+  const unaryRpc = createUnaryRpc({
+    implementations,
+    caller,
+    maxBodyBytes: options.maxBodyBytes,
+    compressions: routerOptions.acceptCompression,
+    jsonOptions: routerOptions.jsonOptions,
+  });
 
   const publicMethods = new Set(options.modules.flatMap((module) => [...(module.publicMethods ?? [])]));
   const docs = createDocsRoutes(
@@ -164,9 +173,8 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
       if (cors(req, res)) return;
       negotiateSupabaseApiVersion(req, res);
       const served = rpc
-        ? rpc(universalRequestFromNodeRequest(req, res, undefined, contextValues(req))).then((uRes) =>
-            universalResponseToNodeResponse(uRes, res),
-          )
+        ? (unaryRpc(path, req, res) ??
+          rpc(universalRequestFromNodeRequest(req, res, undefined, contextValues(req))).then((uRes) => universalResponseToNodeResponse(uRes, res)))
         : (req.method === "GET"
             ? handleHealth(path, res, readiness).then((done) => done || handleMetrics(path, res, options.metrics))
             : Promise.resolve(false)

@@ -1,11 +1,11 @@
-import { create, isMessage, type DescMessage, type DescMethod, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
+import { type DescMessage, type DescMethod, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
 import { ConnectError, type MethodImplSpec } from "@connectrpc/connect";
 import { HttpBodySchema, type HttpBody } from "../../gen/google/api/httpbody_pb.js";
 import { ErrorInfoSchema } from "../../gen/google/rpc/error_details_pb.js";
 import { apiError, errorDomain, reasonOf } from "../errors/catalogue.js";
 import { fieldValueFromText, type RestBinding } from "./http-rules.js";
 import { sendError, sendJson } from "./http-response.js";
-import type { UnaryCaller, UnaryTarget } from "./in-process-call.js";
+import { unaryTarget, type UnaryCaller, type UnaryTarget } from "./in-process-call.js";
 import { jsonCodec, JsonInputError, type JsonCodec } from "./json-codec.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { bodyTooLarge, readBody } from "./read-body.js";
@@ -65,13 +65,8 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
   const routes: Route[] = bindings.map((binding) => {
     const spec = implementations.get(binding.method);
     if (spec?.kind !== "unary") throw new Error(`no unary implementation of ${binding.method.parent.typeName}.${binding.method.name}`);
-    const { method, impl } = spec;
-    // A handler may answer an init object rather than a message: made a message as connect does.
-    const target: UnaryTarget = async (input, context) => {
-      const answer = await impl(input, context);
-      return isMessage(answer, method.output) ? answer : create(method.output, answer);
-    };
-    return { binding, method, target, input: jsonCodec(method.input), output: jsonCodec(method.output) };
+    const { method } = spec;
+    return { binding, method, target: unaryTarget(spec), input: jsonCodec(method.input), output: jsonCodec(method.output) };
   });
 
   async function handle(req: NodeServerRequest, res: NodeServerResponse): Promise<boolean> {
@@ -112,7 +107,8 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
     const header = new Headers();
     let output: Message;
     try {
-      output = (await caller.call(route.method, route.target, req, res, input, header)).message;
+      // A REST answer has no trailers: what a handler puts in either becomes a header of the answer.
+      output = (await caller.call(route.method, route.target, req, res, input, { protocolName: "rest", header, trailer: header })).message;
     } catch (error) {
       writeRestError(res, ConnectError.from(error), responseHeaders(header));
       return true;

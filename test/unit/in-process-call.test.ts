@@ -1,16 +1,18 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { createContextValues, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import { Code, createContextValues, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { afterEach, describe, expect, it } from "vitest";
 import { AuthService } from "../../gen/helios/auth/v1/auth_pb.js";
 import { createUnaryCaller, type UnaryTarget } from "../../src/server/in-process-call.js";
 
-/** A real HTTP server whose every request is one in-process call of `target`. */
+/** A real HTTP server whose every request is one in-process call of `target`, with the deadline of its `x-timeout` header. */
 async function serve(interceptors: Interceptor[], target: UnaryTarget) {
   const caller = createUnaryCaller({ interceptors, contextValues: () => createContextValues() });
   const method = AuthService.method.getUser;
   const server = http.createServer((req, res) => {
-    void caller.call(method, target, req, res, { $typeName: method.input.typeName }, new Headers()).then(
+    const timeout = req.headers["x-timeout"];
+    const options = { protocolName: "grpc", header: new Headers(), trailer: new Headers(), timeoutMs: timeout === undefined ? undefined : Number(timeout) };
+    void caller.call(method, target, req, res, { $typeName: method.input.typeName }, options).then(
       (answer) => res.end(JSON.stringify({ header: answer.header.get("x-seen") })),
       () => res.destroy(),
     );
@@ -21,9 +23,9 @@ async function serve(interceptors: Interceptor[], target: UnaryTarget) {
 }
 
 /** GET with node:http, which (unlike fetch) creates no AbortController of its own. */
-function get(url: string): Promise<string> {
+function get(url: string, headers: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    http.get(url, (res) => {
+    http.get(url, { headers }, (res) => {
       let body = "";
       res.on("data", (chunk: Buffer) => (body += chunk.toString()));
       res.on("end", () => resolve(body));
@@ -87,5 +89,22 @@ describe("in-process unary calls", () => {
     } finally {
       globalThis.AbortController = Original;
     }
+  });
+
+  it("tells the handler the time left before its deadline, and aborts its signal when the deadline passes", async () => {
+    let seen: { left: number | undefined; protocol: string; reason: unknown } | undefined;
+    const served = await serve([], async (_input, context) => {
+      const left = context.timeoutMs();
+      const reason = await new Promise((resolve) => context.signal.addEventListener("abort", () => resolve(context.signal.reason)));
+      seen = { left, protocol: context.protocolName, reason };
+      return { $typeName: context.method.output.typeName };
+    });
+    close = served.close;
+    const answer = await get(served.url, { "x-timeout": "200" });
+    expect(answer).toBe('{"header":null}');
+    expect(seen?.left).toBeGreaterThan(0);
+    expect(seen?.left).toBeLessThanOrEqual(200);
+    expect(seen?.protocol).toBe("grpc");
+    expect(seen?.reason).toMatchObject({ code: Code.DeadlineExceeded });
   });
 });

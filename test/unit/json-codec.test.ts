@@ -5,7 +5,8 @@ import { AdminService } from "../../gen/helios/admin/v1/admin_pb.js";
 import { AuthService } from "../../gen/helios/auth/v1/auth_pb.js";
 import { QueryService } from "../../gen/helios/query/v1/query_pb.js";
 import { SchemaService } from "../../gen/helios/schema/v1/schema_pb.js";
-import { jsonCodec, JsonInputError, lazyField } from "../../src/server/json-codec.js";
+import { jsonCodec, JsonInputError } from "../../src/server/json-codec.js";
+import { lazyField } from "../../src/server/lazy-field.js";
 
 /** A message whose fields have a JSON name other than their proto name, as protos without `json_name` get. */
 function camelCaseMessage(): DescMessage {
