@@ -121,6 +121,7 @@ export function createUnaryRpc(options: UnaryRpcOptions): UnaryRpc {
       body = undefined;
       setTrailerStatus(trailer, connectErrorOf(error));
     }
+    if (res.closed) return; // The client went away; nothing is left to answer.
     const head = record(header);
     head["content-type"] = "application/grpc+proto";
     if (encoding !== undefined) head["grpc-encoding"] = encoding;
@@ -160,6 +161,7 @@ export function createUnaryRpc(options: UnaryRpcOptions): UnaryRpc {
       body = Buffer.from(await compression.response.compress(body));
       header.set("content-encoding", compression.response.name);
     }
+    if (res.closed) return;
     const head = record(header);
     trailer.forEach((value, key) => (head[`trailer-${key}`] = value));
     head["content-length"] = String(body.byteLength);
