@@ -1,6 +1,7 @@
 import { NullValue, type ListValue, type Struct, type Value } from "@bufbuild/protobuf/wkt";
 import { ColumnSchema, QueryResponseSchema, type QueryResponse } from "../../gen/helios/query/v1/query_pb.js";
 import { lazyField } from "../server/lazy-field.js";
+import { bareObject } from "../util/bare-object.js";
 import type { JsonValue, QueryResult } from "./result-encoding.js";
 
 /**
@@ -22,8 +23,8 @@ export function toProtoValue(value: JsonValue): Value {
         const list: ListValue = { $typeName: "google.protobuf.ListValue", values: value.map(toProtoValue) };
         return { $typeName: "google.protobuf.Value", kind: { case: "listValue", value: list } };
       }
-      // No prototype: a JSON key "__proto__" stays a key.
-      const fields = Object.create(null) as Record<string, Value>;
+      // Inheriting nothing: a JSON key "__proto__" stays a key.
+      const fields = bareObject<Value>();
       for (const [key, item] of Object.entries(value)) fields[key] = toProtoValue(item);
       const struct: Struct = { $typeName: "google.protobuf.Struct", fields };
       return { $typeName: "google.protobuf.Value", kind: { case: "structValue", value: struct } };
@@ -42,7 +43,7 @@ export function fromProtoValue(value: Value): JsonValue {
     case "listValue":
       return kind.value.values.map(fromProtoValue);
     case "structValue": {
-      const object = Object.create(null) as Record<string, JsonValue>;
+      const object = bareObject<JsonValue>();
       for (const [key, item] of Object.entries(kind.value.fields)) object[key] = fromProtoValue(item);
       return object;
     }
@@ -53,9 +54,10 @@ export function fromProtoValue(value: Value): JsonValue {
 
 /**
  * Converts an executor {@link QueryResult} to the proto `QueryResponse`, built as a plain message
- * object like {@link toProtoValue}'s. Its rows become `Value`s only when something reads them (the
- * binary and Connect serialisers); REST's JSON codec writes the decoded rows as they are, which
- * is the JSON those `Value`s would have. `row_count` is an int32 on the wire and is clamped to its range.
+ * object like {@link toProtoValue}'s. Its rows become `Value`s only when something reads them (connect's
+ * own handlers, which serve gRPC-Web); the compiled JSON codec (REST, Connect JSON) writes the decoded
+ * rows as they are, which is the JSON those `Value`s would have, and `encodeBinary` (gRPC, Connect
+ * proto) writes their binary form straight from it. `row_count` is an int32 on the wire and is clamped to its range.
  */
 export function toQueryResponse(result: QueryResult): QueryResponse {
   const rows: JsonValue[] = result.rows;
