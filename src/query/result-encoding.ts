@@ -1,4 +1,5 @@
 import { apiError } from "../errors/catalogue.js";
+import { bareObject } from "../util/bare-object.js";
 
 /** A JSON value, as rows and parameters carry them. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -182,7 +183,7 @@ export function arrayDecoder(element: Decoder, delimiter = ","): Decoder {
 
 /**
  * Decodes raw text rows into JSON rows: arrays in array mode, else objects keyed by column name.
- * Objects have no prototype, so a column named `__proto__` is just a key.
+ * Objects inherit nothing ({@link bareObject}), so a column named `__proto__` is just a key.
  */
 export function decodeRows(
   raw: readonly (readonly (string | null)[])[],
@@ -194,7 +195,7 @@ export function decodeRows(
     value === null ? null : (columnDecoders[index] ?? text)(value);
   if (arrayMode) return raw.map((row) => row.map(decodeCell));
   return raw.map((row) => {
-    const object = Object.create(null) as Record<string, JsonValue>;
+    const object = bareObject<JsonValue>();
     row.forEach((value, index) => {
       object[columns[index]?.name ?? String(index)] = decodeCell(value, index);
     });

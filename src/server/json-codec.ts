@@ -12,6 +12,7 @@ import {
 } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence, NullValue, type ListValue, type Struct, type Timestamp, type Value } from "@bufbuild/protobuf/wkt";
 import { base64Decode, base64Encode } from "@bufbuild/protobuf/wire";
+import { bareObject } from "../util/bare-object.js";
 import { pendingForms } from "./lazy-field.js";
 
 /**
@@ -215,8 +216,8 @@ function timestampJson(timestamp: Timestamp): string {
 }
 
 function structJson(struct: Struct): JsonObject {
-  // No prototype: a key "__proto__" stays a key (protobuf's own toJson loses it).
-  const json = Object.create(null) as JsonObject;
+  // Inheriting nothing: a key "__proto__" stays a key (protobuf's own toJson loses it).
+  const json = bareObject<JsonValue>() as JsonObject;
   for (const [key, value] of Object.entries(struct.fields)) json[key] = valueJson(value);
   return json;
 }
@@ -446,8 +447,8 @@ function timestampFromJson(json: unknown, path: string, parentDepth: number): Ti
 function structFromJson(json: unknown, path: string, parentDepth: number): Struct {
   const depth = deeper(parentDepth, path);
   if (!isObject(json)) throw new JsonInputError(path, `${path || "The request body"} must be a JSON object`);
-  // No prototype: a JSON key "__proto__" stays a key (protobuf's own fromJson makes it the prototype).
-  const fields = Object.create(null) as Record<string, Value>;
+  // Inheriting nothing: a JSON key "__proto__" stays a key (protobuf's own fromJson makes it the prototype).
+  const fields = bareObject<Value>();
   for (const key of Object.keys(json)) fields[key] = valueFromJson(json[key], join(path, key), depth);
   return { $typeName: "google.protobuf.Struct", fields };
 }

@@ -98,9 +98,11 @@ describe("rows and command tags", () => {
   ];
   const decode = [decoders.integer, decoders.text, decoders.text];
 
-  it("builds objects without a prototype; later duplicate names win", () => {
+  it("builds objects that inherit nothing; later duplicate names win", () => {
     const [row] = decodeRows([["1", "x", null]], columns, decode, false) as Record<string, JsonValue>[];
-    expect(Object.getPrototypeOf(row)).toBeNull();
+    expect(Object.getPrototypeOf(Object.getPrototypeOf(row))).toBeNull();
+    expect(Reflect.ownKeys(Object.getPrototypeOf(row) as object)).toEqual([]);
+    expect(row && "toString" in row).toBe(false);
     expect(JSON.stringify(row)).toBe('{"a":null,"__proto__":"x"}');
   });
 
