@@ -147,6 +147,10 @@ async function runSuite(options: BenchOptions): Promise<void> {
         }, { serverPid: s.pid });
       const queryLoad = (q: BenchQuery) => load("REST", { method: "POST", path: "/api/v1/query", body: JSON.stringify({ sql: q.sql, params: q.params }) });
       const passes: Array<[string, (s: ServerChild) => Promise<Measurement>]> = [];
+      if (options.only.has("1")) {
+        const credentials = JSON.stringify({ email: user.email, password: user.password });
+        passes.push(["scenario 1: POST /auth/v1/token (sign-in; argon2 runs off the main thread)", load("POST /auth/v1/token", { method: "POST", path: "/auth/v1/token", body: credentials })]);
+      }
       if (options.only.has("3")) passes.push(["scenario 3: GET /auth/v1/user", load("GET /auth/v1/user", { method: "GET", path: "/auth/v1/user" })]);
       if (queryState.ok && options.only.has("4")) passes.push(["scenario 4: POST /api/v1/query (1 row, REST)", queryLoad(benchQueries.oneRow)]);
       if (queryState.ok && options.only.has("5")) passes.push(["scenario 5: POST /api/v1/query (1 000 rows, REST)", queryLoad(benchQueries.thousandRows)]);
