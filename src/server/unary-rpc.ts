@@ -1,11 +1,11 @@
-import type { DescMessage, DescMethod, DescMethodUnary, JsonWriteOptions } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod, DescMethodUnary, JsonWriteOptions, Message } from "@bufbuild/protobuf";
 import { Code, ConnectError, type MethodImplSpec } from "@connectrpc/connect";
 import { compressionNegotiate, createMethodSerializationLookup, type Compression, type MethodSerializationLookup } from "@connectrpc/connect/protocol";
 import { codeToHttpStatus, errorToJsonBytes, parseTimeout as parseConnectTimeout } from "@connectrpc/connect/protocol-connect";
 import { parseTimeout as parseGrpcTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { reasonOf } from "../errors/catalogue.js";
 import { encodeBinary } from "./binary-codec.js";
-import { unaryTarget, type UnaryCaller, type UnaryTarget } from "./in-process-call.js";
+import { unaryTarget, type CallOptions, type UnaryCaller, type UnaryTarget } from "./in-process-call.js";
 import { jsonCodec, type JsonCodec } from "./json-codec.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { bodyTooLarge, readBody } from "./read-body.js";
@@ -100,13 +100,8 @@ export function createUnaryRpc(options: UnaryRpcOptions): UnaryRpc {
       const timeout = parseGrpcTimeout(headerOf(req, "grpc-timeout"), Number.MAX_SAFE_INTEGER);
       if (timeout.error) throw timeout.error;
       const input = await readEnvelope(req, compression.request);
-      const answer = await caller.call(route.method, route.target, req, res, route.serialization.getI(true).parse(input), {
-        protocolName: "grpc",
-        header,
-        trailer,
-        timeoutMs: timeout.timeoutMs,
-      });
-      body = encodeBinary(route.method.output, answer.message, envelopeSize);
+      const answer = await invoke(route, req, res, true, input, { protocolName: "grpc", header, trailer, timeoutMs: timeout.timeoutMs });
+      body = encodeBinary(route.method.output, answer, envelopeSize);
       let flags = 0;
       if (compression.response && body.byteLength - envelopeSize >= compressMinBytes) {
         const compressed = await compression.response.compress(body.subarray(envelopeSize));
@@ -142,14 +137,9 @@ export function createUnaryRpc(options: UnaryRpcOptions): UnaryRpc {
       const timeout = parseConnectTimeout(headerOf(req, "connect-timeout-ms"), Number.MAX_SAFE_INTEGER);
       if (timeout.error) throw timeout.error;
       const input = await readUnaryBody(req, compression.request);
-      const answer = await caller.call(route.method, route.target, req, res, route.serialization.getI(binary).parse(input), {
-        protocolName: "connect",
-        header,
-        trailer,
-        timeoutMs: timeout.timeoutMs,
-      });
+      const answer = await invoke(route, req, res, binary, input, { protocolName: "connect", header, trailer, timeoutMs: timeout.timeoutMs });
       header.set("content-type", binary ? "application/proto" : "application/json");
-      body = binary ? encodeBinary(route.method.output, answer.message) : Buffer.from(JSON.stringify(route.jsonOutput.encode(answer.message)));
+      body = binary ? encodeBinary(route.method.output, answer) : Buffer.from(JSON.stringify(route.jsonOutput.encode(answer)));
     } catch (caught) {
       const error = connectErrorOf(caught);
       status = codeToHttpStatus(error.code);
@@ -167,6 +157,12 @@ export function createUnaryRpc(options: UnaryRpcOptions): UnaryRpc {
     head["content-length"] = String(body.byteLength);
     res.writeHead(status, head);
     res.end(body);
+  }
+
+  /** Parses the request's message and runs the call through the interceptors; resolves its answer. */
+  async function invoke(route: Route, req: NodeServerRequest, res: NodeServerResponse, binary: boolean, input: Uint8Array, options: CallOptions): Promise<Message> {
+    const message = route.serialization.getI(binary).parse(input);
+    return (await caller.call(route.method, route.target, req, res, message, options)).message;
   }
 
   /** The one message of a unary gRPC request, decompressed. */
