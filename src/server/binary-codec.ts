@@ -68,6 +68,8 @@ export function encodeBinary(schema: DescMessage, message: Message, headroom = 0
   out.set(head, headroom);
   const writer: Writer = { out, at: headroom + head.byteLength, sizes, next: 0 };
   for (const { write, json } of writes) writeField(writer, write, json);
+  // The buffer is not zeroed: a sizing slip must fail the call, never send stale memory.
+  if (writer.at !== out.byteLength) throw new Error(`binary writer wrote ${writer.at} of ${out.byteLength} bytes`);
   return out;
 }
 
