@@ -69,6 +69,9 @@ interface PendingCall {
 
 const pendingCallKey = createContextKey<PendingCall | undefined>(undefined, { description: "the in-process call being made" });
 
+/** The longest delay `setTimeout` takes (2^31 − 1 ms). */
+const maxTimerMs = 2_147_483_647;
+
 /** A link of an interceptor chain. */
 type Next = Parameters<Interceptor>[0];
 
@@ -103,7 +106,8 @@ export function createUnaryCaller(options: { interceptors: Interceptor[]; contex
           const controller = aborted;
           if (res.closed && !res.writableFinished) controller.abort();
           else res.once("close", () => !res.writableFinished && controller.abort());
-          if (deadline !== undefined) {
+          // Past setTimeout's range (~24.8 days) Node would fire at once; such a deadline never passes here.
+          if (deadline !== undefined && deadline - performance.now() <= maxTimerMs) {
             const timer = setTimeout(() => controller.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded)), deadline - performance.now());
             timer.unref();
             res.once("close", () => clearTimeout(timer));

@@ -107,4 +107,15 @@ describe("in-process unary calls", () => {
     expect(seen?.protocol).toBe("grpc");
     expect(seen?.reason).toMatchObject({ code: Code.DeadlineExceeded });
   });
+
+  it("keeps the signal of a deadline past setTimeout's range unaborted", async () => {
+    const served = await serve([], async (_input, context) => {
+      const signal = context.signal;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      context.responseHeader.set("x-seen", String(signal.aborted));
+      return { $typeName: context.method.output.typeName };
+    });
+    close = served.close;
+    expect(await get(served.url, { "x-timeout": String(30 * 86_400_000) })).toBe('{"header":"false"}');
+  });
 });
