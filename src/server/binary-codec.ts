@@ -57,6 +57,7 @@ export function encodeBinary(schema: DescMessage, message: Message, headroom = 0
   }
   const head = toBinary(schema, rest);
   if (writes.length === 0) {
+    if (headroom === 0) return Buffer.from(head.buffer, head.byteOffset, head.byteLength);
     const out = Buffer.allocUnsafe(headroom + head.byteLength);
     out.set(head, headroom);
     return out;
