@@ -135,7 +135,7 @@ class StatementPipeline implements Submittable {
   get reusedStatement(): boolean {
     return this.statementUse?.parse === false;
   }
-  private stopCounting: (() => void) | undefined;
+  private byteLimit: ByteLimit | undefined;
 
   constructor(private readonly request: PipelineRequest) {
     this.done = new Promise<PipelineOutcome>((resolve, reject) => {
@@ -155,7 +155,7 @@ class StatementPipeline implements Submittable {
       this.setupUse = this.cache.use(setup.text);
       this.statementUse = this.cache.use(statement.text);
     }
-    if (maxBytes !== undefined) this.countBytes(wire, maxBytes);
+    if (maxBytes !== undefined) this.byteLimit = watchBytes(wire.stream, maxBytes);
     wire.stream.cork?.();
     try {
       for (const name of this.cache?.takeClosable() ?? []) wire.close({ type: "S", name });
@@ -221,6 +221,7 @@ class StatementPipeline implements Submittable {
   }
 
   handleError(error: Error): void {
+    if (this.byteLimit?.exceeded === true) return this.fail(new ResultTooLarge(this.byteLimit.maxBytes));
     const statements = 1 + (this.request.more?.length ?? 0);
     this.fail(new PipelineError(this.stage === 0 ? "setup" : this.stage <= statements ? "statement" : "after", error));
   }
@@ -235,29 +236,12 @@ class StatementPipeline implements Submittable {
 
   handleCopyData(): void {}
 
-  /**
-   * Counts the bytes arriving for this pipeline ahead of the driver's parser, which would otherwise
-   * buffer a message of any size (one 500 MB value) before handing over a row. Past `maxBytes` the
-   * socket is closed: PostgreSQL stops at its next write and rolls the transaction back.
-   */
-  private countBytes(wire: WireConnection, maxBytes: number): void {
-    let received = 0;
-    const onData = (chunk: Buffer) => {
-      received += chunk.length;
-      if (received <= maxBytes) return;
-      this.fail(new ResultTooLarge(maxBytes));
-      wire.stream.destroy();
-    };
-    wire.stream.prependListener("data", onData);
-    this.stopCounting = () => wire.stream.off("data", onData);
-  }
-
   private finish(): void {
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);
     this.remember(undefined);
-    this.stopCounting?.();
+    this.byteLimit?.stop();
     this.resolve({ fields: this.fields, rows: this.rows, commandTag: this.commandTag, suspended: this.suspended });
   }
 
@@ -266,9 +250,47 @@ class StatementPipeline implements Submittable {
     this.settled = true;
     clearTimeout(this.timer);
     this.remember(error);
-    this.stopCounting?.();
+    this.byteLimit?.stop();
     this.reject(error);
   }
+}
+
+/** A byte limit on what a connection receives, as {@link watchBytes} enforces it. */
+interface ByteLimit {
+  readonly maxBytes: number;
+  /** Whether more than `maxBytes` arrived (the socket is then destroyed). */
+  readonly exceeded: boolean;
+  /** Stops counting. */
+  stop(): void;
+}
+
+/**
+ * Counts the bytes `stream` delivers from now on, ahead of the driver's parser, which would otherwise
+ * buffer a message of any size (one 500 MB value) before handing over a row. Past `maxBytes` it
+ * destroys the socket: PostgreSQL stops at its next write and rolls the transaction back, and the
+ * driver's "connection terminated" reaches the pipeline's `handleError`, which reports the limit.
+ *
+ * The listener holds only the count, not the pipeline: one that held the pipeline made the rows it
+ * was collecting survive young-generation collections (measured in-process: a 1 000-row result took
+ * 1 500 instead of 560 µs of CPU, most of the difference in the garbage collector).
+ */
+function watchBytes(stream: WireConnection["stream"], maxBytes: number): ByteLimit {
+  let received = 0;
+  let exceeded = false;
+  const onData = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received <= maxBytes || exceeded) return;
+    exceeded = true;
+    stream.destroy();
+  };
+  stream.prependListener("data", onData);
+  return {
+    maxBytes,
+    get exceeded() {
+      return exceeded;
+    },
+    stop: () => stream.off("data", onData),
+  };
 }
 
 /** PostgreSQL's answer when DDL changed the columns a prepared statement returns. */
