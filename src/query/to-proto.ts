@@ -32,6 +32,11 @@ export function toProtoValue(value: JsonValue): Value {
   }
 }
 
+/** Converts rows (a JSON array) to `google.protobuf.Value`s. */
+function toProtoValues(rows: JsonValue): Value[] {
+  return (rows as JsonValue[]).map(toProtoValue);
+}
+
 /** Converts a `google.protobuf.Value` (a request parameter) to a JSON value. */
 export function fromProtoValue(value: Value): JsonValue {
   const kind = value.kind;
@@ -70,5 +75,5 @@ export function toQueryResponse(result: QueryResult): QueryResponse {
     truncated: result.truncated,
     notices: result.notices ?? [],
   };
-  return lazyField(response, "rows", rows, () => rows.map(toProtoValue));
+  return lazyField(response, "rows", rows, toProtoValues);
 }
