@@ -209,8 +209,9 @@ describe("compiled REST JSON codecs", () => {
     const fresh = () => {
       let builds = 0;
       const response = create(QueryService.method.query.output, { command: "SELECT" });
-      lazyField(response, "rows", [{ id: 1 }], () => {
+      lazyField(response, "rows", [{ id: 1 }], (json) => {
         builds++;
+        expect(json).toEqual([{ id: 1 }]);
         return [fromJson(ValueSchema, { id: 2 })];
       });
       return { response, builds: () => builds };
@@ -232,5 +233,10 @@ describe("compiled REST JSON codecs", () => {
     assigned.response.rows = [fromJson(ValueSchema, null)];
     expect(codec.encode(assigned.response)).toMatchObject({ rows: [null] });
     expect(assigned.builds()).toBe(0);
+
+    // The pending form is no enumerable property: copies of the message do not carry it.
+    const listed = fresh();
+    expect(Object.getOwnPropertySymbols(listed.response)).toHaveLength(1);
+    expect(Object.getOwnPropertySymbols({ ...listed.response })).toHaveLength(0);
   });
 });
