@@ -176,7 +176,7 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     if (!session) throw apiError("invalid_credentials");
     Object.assign(user, newHash === undefined ? { lastSignInAt: signedInAt } : { lastSignInAt: signedInAt, passwordHash: newHash, updatedAt: signedInAt });
     // Cached states of the user's other sessions hold the previous last_sign_in_at.
-    cache.forgetUser(user.id);
+    cache.recordSignIn(user.id, signedInAt);
     logger.info({ userId: user.id, sessionId: session.sessionId, rehashed: newHash !== undefined }, "user signed in");
     return issue(user, session.sessionId, session.refreshToken);
   }

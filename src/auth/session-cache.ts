@@ -21,6 +21,13 @@ export interface SessionCache {
   forget(sessionIds: Iterable<string>): void;
   /** Drops every session of `userId` (its scopes, tenant or ban changed, or it was deleted). */
   forgetUser(userId: string): void;
+  /**
+   * Records that `userId` signed in at `at` (stored already) in the states of its other sessions,
+   * held or being read, so that they answer the new `last_sign_in_at` without a read. Dropping them
+   * instead made every sign-in send the user's other sessions back to storage, each sign-in of a
+   * flood throwing away the reads in flight.
+   */
+  recordSignIn(userId: string, at: Date): void;
   /** Drops everything (changes may have gone unnoticed). */
   clear(): void;
   /** Sessions currently held. */
@@ -48,6 +55,11 @@ export function createSessionCache(options: SessionCacheOptions = {}): SessionCa
       for (const sessionId of sessionIds) cache.forget(sessionId);
     },
     forgetUser: (userId) => cache.forgetWhere((state) => state.account.id === userId),
+    recordSignIn: (userId, at) =>
+      cache.update(
+        (state) => state.account.id === userId,
+        (state) => ({ ...state, account: { ...state.account, lastSignInAt: at } }),
+      ),
     clear: () => cache.clear(),
   };
 }

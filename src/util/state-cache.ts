@@ -18,6 +18,12 @@ export interface StateCache<S> {
   forget(key: string): void;
   /** Drops every entry whose state matches `predicate`. */
   forgetWhere(predicate: (state: S) => boolean): void;
+  /**
+   * Replaces every held state that matches `predicate` by `change(state)`, keeping its expiry, and
+   * does the same to what reads in flight now return and store: for a change made here whose outcome
+   * is known, so that nothing has to be read again.
+   */
+  update(predicate: (state: S) => boolean, change: (state: S) => S): void;
   /** Drops everything. */
   clear(): void;
   /** Keys currently held. */
@@ -52,7 +58,8 @@ export function createStateCache<S>(
   if (!Number.isInteger(maxEntries) || maxEntries < 1) throw new RangeError("maxEntries must be a positive integer");
 
   const entries = new Map<string, Entry<S>>();
-  const loading = new Map<string, Promise<S | undefined>>();
+  /** Reads in flight, each with the {@link StateCache.update} edits made while it was out. */
+  const loading = new Map<string, { read: Promise<S | undefined>; edits: ((state: S) => S)[] }>();
   // Bumped when entries are dropped in bulk: reads begun before then are not stored.
   let generation = 0;
 
@@ -74,24 +81,27 @@ export function createStateCache<S>(
       const entry = entries.get(key);
       if (entry && entry.expiresAt > now()) return Promise.resolve(entry.state);
       const pending = loading.get(key);
-      if (pending) return pending;
+      if (pending) return pending.read;
 
       const started = generation;
+      const edits: ((state: S) => S)[] = [];
       const read = load().then(
-        (state) => {
+        (loaded) => {
+          let state = loaded;
+          for (const edit of edits) if (state !== undefined) state = edit(state);
           // A change recorded while the read was in flight wins over what the read saw.
-          if (loading.get(key) === read) {
+          if (loading.get(key)?.read === read) {
             loading.delete(key);
             if (generation === started) store(key, { state, expiresAt: isFinal(state) ? Infinity : now() + ttlMs });
           }
           return state;
         },
         (error: unknown) => {
-          if (loading.get(key) === read) loading.delete(key);
+          if (loading.get(key)?.read === read) loading.delete(key);
           throw error;
         },
       );
-      loading.set(key, read);
+      loading.set(key, { read, edits });
       return read;
     },
 
@@ -112,6 +122,14 @@ export function createStateCache<S>(
     forgetWhere(predicate) {
       generation++;
       for (const [key, entry] of entries) if (entry.state !== undefined && predicate(entry.state)) entries.delete(key);
+    },
+
+    update(predicate, change) {
+      for (const entry of entries.values()) {
+        if (entry.state !== undefined && predicate(entry.state)) entry.state = change(entry.state);
+      }
+      const edit = (state: S) => (predicate(state) ? change(state) : state);
+      for (const flight of loading.values()) flight.edits.push(edit);
     },
 
     clear() {

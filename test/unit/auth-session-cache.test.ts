@@ -94,4 +94,35 @@ describe("session cache", () => {
     await cache.get("s", load);
     expect(load).toHaveBeenCalledTimes(2);
   });
+
+  it("records a sign-in in the user's held states without reading them again, and leaves other users alone", async () => {
+    let t = 0;
+    const cache = createSessionCache({ ttlMs: 1000, now: () => t });
+    const other: SessionState = { ...live, account: { ...account, id: "u2" } };
+    await cache.get("s1", async () => live);
+    await cache.get("s2", async () => other);
+    const at = new Date(5000);
+    cache.recordSignIn("u1", at);
+    const load = vi.fn(async () => live);
+    expect((await cache.get("s1", load))?.account.lastSignInAt).toEqual(at);
+    expect((await cache.get("s2", load))?.account.lastSignInAt).toBeNull();
+    expect(load).not.toHaveBeenCalled();
+    // The expiry is the one the state was read with.
+    t = 1000;
+    await cache.get("s1", load);
+    expect(load).toHaveBeenCalledTimes(1);
+  });
+
+  it("applies a sign-in recorded while a read was in flight to what that read returns and stores", async () => {
+    const cache = createSessionCache({ ttlMs: 60_000 });
+    const read = deferred<SessionState>();
+    const inFlight = cache.get("s", () => read.promise);
+    const at = new Date(7000);
+    cache.recordSignIn("u1", at);
+    read.resolve(live);
+    expect((await inFlight)?.account.lastSignInAt).toEqual(at);
+    const load = vi.fn(async () => live);
+    expect((await cache.get("s", load))?.account.lastSignInAt).toEqual(at);
+    expect(load).not.toHaveBeenCalled();
+  });
 });
