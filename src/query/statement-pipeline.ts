@@ -237,6 +237,8 @@ class StatementPipeline implements Submittable {
   handleCopyData(): void {}
 
   private finish(): void {
+    // The chunk that passed the limit may also have held the end of the answer.
+    if (this.byteLimit?.exceeded === true) return this.fail(new ResultTooLarge(this.byteLimit.maxBytes));
     if (this.settled) return;
     this.settled = true;
     clearTimeout(this.timer);

@@ -99,3 +99,29 @@ describe.each(backends)("answer size cap on %s storage", (backend) => {
     expect((await query("SELECT 1 AS one")).status).toBe(200);
   });
 });
+
+describe.each(backends)("a small answer size cap on %s storage", (backend) => {
+  let server: TestServer;
+  let token: string;
+
+  beforeAll(async () => {
+    server = await startTestServer(backend, [...generousLimits, "--max-result-bytes", "4096"]);
+    const api = authApi("rest", server.url);
+    const email = uniqueEmail("small-cap");
+    const password = strongPassword();
+    expectOk(await api.signUp(email, password));
+    token = expectOk(await api.token({ email, password })).access_token;
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  // An answer this small arrives in one read: the read that passes the cap also ends the answer.
+  it("refuses an answer that passes the cap even when the same read completes it", async () => {
+    const query = (sql: string) => rest(server.url, "POST", "/api/v1/query", { body: { sql }, headers: { authorization: `Bearer ${token}` } });
+    for (let attempt = 0; attempt < 5; attempt++) {
+      expect(await query("SELECT repeat('x', 6000) AS row")).toMatchObject({ status: 413, body: { error: "result_too_large" } });
+    }
+    expect(await query("SELECT repeat('x', 2000) AS row")).toMatchObject({ status: 200 });
+  });
+});
