@@ -120,7 +120,10 @@ describe.each(backends)("a small answer size cap on %s storage", (backend) => {
   it("refuses an answer that passes the cap even when the same read completes it", async () => {
     const query = (sql: string) => rest(server.url, "POST", "/api/v1/query", { body: { sql }, headers: { authorization: `Bearer ${token}` } });
     for (let attempt = 0; attempt < 5; attempt++) {
-      expect(await query("SELECT repeat('x', 6000) AS row")).toMatchObject({ status: 413, body: { error: "result_too_large" } });
+      expect(await query("SELECT repeat('x', 6000) AS row")).toMatchObject({
+        status: 413,
+        body: { error: "result_too_large", message: "Result is larger than 4096 bytes (--max-result-bytes)" },
+      });
     }
     expect(await query("SELECT repeat('x', 2000) AS row")).toMatchObject({ status: 200 });
   });
