@@ -11,6 +11,8 @@ import { freshDataDir, removeDataDir } from "./support/postgres.js";
 const run = promisify(execFile);
 const root = join(import.meta.dirname, "..");
 const bin = join(root, "bin", "heliosdb-nano.js");
+/** The package binary and `npm start`: a shell launcher that sets the launch environment, then runs {@link bin}. */
+const launcher = join(root, "bin", "heliosdb-nano");
 
 /** Runs the CLI to completion; resolves with its exit code and output whatever the code. */
 async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -79,15 +81,34 @@ describe("heliosdb-nano CLI", () => {
   });
 });
 
+/** The environment a running process started with (`/proc/<pid>/environ`). */
+function environOf(pid: number): Map<string, string> {
+  const entries = readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").filter(Boolean);
+  return new Map(entries.map((entry) => [entry.slice(0, entry.indexOf("=")), entry.slice(entry.indexOf("=") + 1)]));
+}
+
+/** The pid of the node process running {@link bin} at or below `pid` in the process tree. */
+function serverPidUnder(pid: number): number | undefined {
+  if (readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(bin)) return pid;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(" ").filter(Boolean);
+    for (const child of children) {
+      const found = serverPidUnder(Number(child));
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
+}
+
 describe("npm start (the quick start)", () => {
   const dataDir = freshDataDir("quickstart");
   afterAll(() => removeDataDir(dataDir));
 
   /** Starts a server process (in its own process group) and waits for its listening line. */
-  async function start(command: string, args: string[]) {
+  async function start(command: string, args: string[], env: NodeJS.ProcessEnv = {}) {
     const child = spawn(command, [...args, "--port", "0", "--data-dir", dataDir], {
       cwd: root,
-      env: { ...process.env, LOG_LEVEL: "info" },
+      env: { ...process.env, LOG_LEVEL: "info", ...env },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
@@ -108,8 +129,12 @@ describe("npm start (the quick start)", () => {
   }
 
   it("serves with embedded storage and stops it on Ctrl-C", async () => {
-    const { child, url, output } = await start("npm", ["start", "--silent", "--"]);
+    const { child, url, output } = await start("npm", ["start", "--silent", "--"], { MALLOC_ARENA_MAX: "2" });
     expect(await (await fetch(`${url}/ready`)).json()).toEqual({ status: "ready" });
+    // npm start runs the launcher, which keeps an operator's own glibc arena limit.
+    const server = serverPidUnder(child.pid as number);
+    expect(server).toBeDefined();
+    expect(environOf(server as number).get("MALLOC_ARENA_MAX")).toBe("2");
     expect(output()).toContain(dataDir);
     process.kill(-(child.pid as number), "SIGINT"); // what a terminal's Ctrl-C does
     await once(child, "exit");
@@ -117,13 +142,16 @@ describe("npm start (the quick start)", () => {
     expect(statSync(join(dataDir, "jwt-secret")).mode & 0o777).toBe(0o600);
   });
 
-  it("starts again on the same data directory and exits 0 on SIGTERM", async () => {
+  it("starts again on the same data directory through the package binary, with one malloc arena, and exits 0 on SIGTERM", async () => {
     // The binary runs dist/, rebuilt first when a source changed since the last build.
     const touched = new Date();
     utimesSync(join(root, "src", "main.ts"), touched, touched);
-    const { child, url } = await start(process.execPath, [bin]);
+    const { child, url } = await start(launcher, [], { MALLOC_ARENA_MAX: undefined });
     expect(statSync(join(root, "dist", ".sources")).mtimeMs).toBeGreaterThanOrEqual(touched.getTime() - 1);
     expect(readFileSync(bin, "utf8")).toContain('import("../dist/src/main.js")');
+    // The launcher execs node: the child is the server, started with glibc's arenas limited to one.
+    expect(serverPidUnder(child.pid as number)).toBe(child.pid);
+    expect(environOf(child.pid as number).get("MALLOC_ARENA_MAX")).toBe("1");
     expect(await (await fetch(`${url}/ready`)).json()).toEqual({ status: "ready" });
     child.kill("SIGTERM");
     const [code] = await once(child, "exit");

@@ -8,7 +8,7 @@ export interface WindowHooks {
   onMeasured?(): void;
 }
 
-/** The command line that runs a TypeScript file with tsx, like `npm start` does. */
+/** The command line that runs a TypeScript file with tsx. */
 export function tsxArgs(script: string, nodeFlags: readonly string[] = []): string[] {
   return [...nodeFlags, "--import", "tsx", script];
 }
@@ -69,6 +69,8 @@ export interface ServerChild {
 
 /** Options of {@link startServerChild}. */
 export interface ServerChildOptions {
+  /** The program to run; node (this process's) when absent. */
+  command?: string;
   args: string[];
   env?: NodeJS.ProcessEnv;
   /** Finds the URL in one stdout line, or returns undefined. */
@@ -79,7 +81,7 @@ export interface ServerChildOptions {
 
 /** Starts a server child and resolves once one of its stdout lines names its URL. */
 export function startServerChild(options: ServerChildOptions): Promise<ServerChild> {
-  const child = spawn(process.execPath, options.args, {
+  const child = spawn(options.command ?? process.execPath, options.args, {
     stdio: ["ignore", "pipe", "pipe"],
     env: options.env ?? process.env,
     ...(options.cwd === undefined ? {} : { cwd: options.cwd }),

@@ -46,14 +46,14 @@ function buildOnce(): void {
 }
 
 /**
- * Starts the real server as a child process the way `npm start` runs it — `node dist/src/main.js
- * --host 127.0.0.1 --port 0 …` after building `dist/` — and resolves with its URL (from its log) and
- * the pid of its node process. `UV_THREADPOOL_SIZE` is inherited unchanged.
+ * Starts the real server as a child process the way `npm start` runs it — `bin/heliosdb-nano
+ * --host 127.0.0.1 --port 0 …` (its launch environment, then the compiled `dist/`) after building
+ * `dist/` — and resolves with its URL (from its log) and the pid of its node process (the launcher
+ * execs node). `UV_THREADPOOL_SIZE` is inherited unchanged.
  */
 export function startService(options: StartServiceOptions): Promise<ServerChild> {
   buildOnce();
   const { storage } = options;
-  const nodeFlags = options.cpuProfileDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir] : [];
   // Secrets travel in the environment, not in argv (which `ps` shows).
   const inherited = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => name !== "DATABASE_URL" && name !== "HELIOS_JWT_SECRET"),
@@ -63,8 +63,14 @@ export function startService(options: StartServiceOptions): Promise<ServerChild>
     storage.kind === "embedded"
       ? inherited
       : { ...inherited, DATABASE_URL: storage.databaseUrl, HELIOS_JWT_SECRET: storage.jwtSecret };
+  const serviceFlags = ["--host", "127.0.0.1", "--port", "0", ...storageFlags, ...benchServiceFlags, ...(options.extraFlags ?? [])];
+  // Node 20 refuses --cpu-prof in NODE_OPTIONS, so a profiled service is node running the launcher's
+  // script itself, without the launcher's environment (which changes memory, not the CPU profile).
+  const launch = options.cpuProfileDir
+    ? { args: ["--cpu-prof", "--cpu-prof-dir", options.cpuProfileDir, join(repoRoot, "bin", "heliosdb-nano.js"), ...serviceFlags] }
+    : { command: join(repoRoot, "bin", "heliosdb-nano"), args: serviceFlags };
   return startServerChild({
-    args: [...nodeFlags, join(repoRoot, "dist", "src", "main.js"), "--host", "127.0.0.1", "--port", "0", ...storageFlags, ...benchServiceFlags, ...(options.extraFlags ?? [])],
+    ...launch,
     env,
     cwd: repoRoot,
     urlOf,
