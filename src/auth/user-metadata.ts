@@ -1,5 +1,6 @@
-import type { JsonObject } from "@bufbuild/protobuf";
+import type { JsonObject, JsonValue } from "@bufbuild/protobuf";
 import { apiError } from "../errors/catalogue.js";
+import { bareObject } from "../util/bare-object.js";
 
 /**
  * Most bytes of JSON text a user's `user_metadata` or `app_metadata` may take. Access tokens carry
@@ -30,7 +31,8 @@ export function assertMetadataSize(metadata: JsonObject, field: MetadataField): 
  * except that a key set to null is removed. Checked against the size cap as a whole.
  */
 export function mergeUserMetadata(current: JsonObject, update: JsonObject): JsonObject {
-  const merged: JsonObject = { ...current };
+  // Inheriting nothing: an update's key "__proto__" is set as a key, not as the prototype.
+  const merged = Object.assign(bareObject<JsonValue>(), current) as JsonObject;
   for (const [key, value] of Object.entries(update)) {
     if (value === null) delete merged[key];
     else merged[key] = value;

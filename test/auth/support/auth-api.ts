@@ -26,6 +26,8 @@ export interface UserJson {
   scopes: string[];
   created_at: string;
   last_sign_in_at?: string;
+  user_metadata: Record<string, unknown>;
+  app_metadata: Record<string, unknown>;
 }
 
 /** A session response, as JSON. */
