@@ -64,10 +64,13 @@ export function createSessionAdmin(deps: SessionAdminDeps): SessionAdmin {
       checkUserId(userId);
       assertPasswordPolicy(password);
       const passwordHash = await hasher.hash(password);
-      const updated = await users.update(userId, () => ({ passwordHash }));
+      let revoked: string[] = [];
+      // Whoever holds a session may hold it with the password being replaced: ended in the same
+      // transaction, so that the new password never stands beside them.
+      const updated = await users.update(userId, () => ({ passwordHash }), async (em) => {
+        revoked = await sessions.revokeAll(userId, em);
+      });
       if (!updated) throw apiError("user_not_found");
-      // Whoever holds a session may hold it with the password being replaced.
-      const revoked = await sessions.revokeAll(userId);
       sessionCache.revoke(revoked);
       logger.info({ userId, action: "set_password", revokedSessions: revoked.length }, "user password set by an admin");
       return { user: updated.user, revokedSessions: revoked.length };

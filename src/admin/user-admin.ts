@@ -102,23 +102,27 @@ export function createUserAdmin(deps: UserAdminDeps): UserAdmin {
 
   /**
    * Applies what `changesOf` makes of the user's current rights (under a row lock, so concurrent
-   * changes do not lose one another), then ends the user's sessions if the change took rights away:
-   * in this order, so that no session started in between keeps the old claims.
+   * changes do not lose one another) and, if the change took rights away, ends the user's sessions
+   * in the same transaction: no session started in between keeps the old claims, and no change
+   * stands without the revocation it needs.
    */
   async function change(userId: string, action: string, changesOf: (current: UserRights) => UserChanges): Promise<UserChangeResult> {
     checkUserId(userId);
     let updated: UserUpdate | null;
+    let revoked: string[] = [];
     try {
-      updated = await users.update(userId, changesOf);
+      updated = await users.update(userId, changesOf, async (em, { before, user }) => {
+        if (takesRightsAway(before, user)) revoked = await sessions.revokeAll(userId, em);
+      });
     } catch (error) {
       if (isUnknownTenantError(error)) throw apiError("tenant_not_found");
       throw error;
     }
     if (!updated) throw apiError("user_not_found");
-    const { before, user } = updated;
-    const revokedSessions = takesRightsAway(before, user) ? await endSessions(userId) : 0;
-    logger.info({ userId, action, tenantId: user.tenant.id, scopes: user.scopes, revokedSessions }, "user changed by an admin");
-    return { user, revokedSessions };
+    sessionCache.revoke(revoked);
+    const { user } = updated;
+    logger.info({ userId, action, tenantId: user.tenant.id, scopes: user.scopes, revokedSessions: revoked.length }, "user changed by an admin");
+    return { user, revokedSessions: revoked.length };
   }
 
   return {

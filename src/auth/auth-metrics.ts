@@ -77,8 +77,8 @@ export function instrumentSessionStore(store: SessionStore, events: AuthEvents):
       if (outcome.kind === "reused") events.revoked("session", 1);
       return outcome;
     },
-    revoke: (userId, sessionId, scope) => counted(store.revoke(userId, sessionId, scope)),
-    revokeAll: (userId) => counted(store.revokeAll(userId)),
+    revoke: (userId, sessionId, scope, em) => counted(store.revoke(userId, sessionId, scope, em)),
+    revokeAll: (userId, em) => counted(store.revokeAll(userId, em)),
   };
 }
 

@@ -243,22 +243,22 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
       passwordHash = await hasher.hash(req.password);
     }
     if (passwordHash === undefined && data === undefined) return userMessage((await liveState(principal)).account);
-    const updated = await users.update(principal.id, (current) => ({
-      passwordHash,
-      userMetadata: data === undefined ? undefined : mergeUserMetadata(current.userMetadata, data),
-    }));
+    let ended: string[] = [];
+    const updated = await users.update(
+      principal.id,
+      (current) => ({ passwordHash, userMetadata: data === undefined ? undefined : mergeUserMetadata(current.userMetadata, data) }),
+      // Whoever else holds a session may hold it because they knew the old password. In the same
+      // transaction: a new password never stands beside the sessions it was meant to end.
+      async (em) => {
+        if (passwordHash !== undefined) ended = await sessions.revoke(principal.id, principal.sessionId, "others", em);
+      },
+    );
     if (!updated) throw apiError("session_revoked");
     // Cached states hold the previous metadata; other instances hear of it from the database.
     cache.forgetUser(principal.id);
-    let revoked = 0;
-    if (passwordHash !== undefined) {
-      // Whoever else holds a session may hold it because they knew the old password.
-      const ended = await sessions.revoke(principal.id, principal.sessionId, "others");
-      cache.revoke(ended);
-      revoked = ended.length;
-    }
+    cache.revoke(ended);
     logger.info(
-      { userId: principal.id, sessionId: principal.sessionId, password: passwordHash !== undefined, metadata: data !== undefined, revoked },
+      { userId: principal.id, sessionId: principal.sessionId, password: passwordHash !== undefined, metadata: data !== undefined, revoked: ended.length },
       "user updated",
     );
     return userMessage(accountOf(updated.user));

@@ -80,10 +80,13 @@ export interface SessionStore {
   startAfterSignIn(userId: string, signedInAt: Date, client?: SessionClient, newPasswordHash?: string): Promise<NewSession | undefined>;
   /** Presents a refresh token; see {@link RotationOutcome}. Atomic and safe under concurrency. */
   rotate(refreshToken: string): Promise<RotationOutcome>;
-  /** Revokes sessions of `userId` by `scope` relative to `sessionId`; returns the ids revoked now. */
-  revoke(userId: string, sessionId: string, scope: LogoutScope): Promise<string[]>;
+  /**
+   * Revokes sessions of `userId` by `scope` relative to `sessionId`, inside the transaction of `em`
+   * when given; returns the ids revoked now.
+   */
+  revoke(userId: string, sessionId: string, scope: LogoutScope, em?: EntityManager): Promise<string[]>;
   /** Revokes every session of `userId`; see {@link revokeAllSessions}. */
-  revokeAll(userId: string): Promise<string[]>;
+  revokeAll(userId: string, em?: EntityManager): Promise<string[]>;
   /** The state of a session, or `undefined` when it does not exist (or belongs to another user). */
   state(sessionId: string, userId: string): Promise<SessionState | undefined>;
   /** The live sessions of `userId`, newest first. */
@@ -223,14 +226,20 @@ interface StateRow {
 
 const invalid: RotationOutcome = Object.freeze({ kind: "invalid" });
 
-/**
- * Revokes every session of `userId` (an administrative change) and returns the ids revoked now. It
- * needs no secret, so administrative commands call it without building a {@link SessionStore}.
- */
-export async function revokeAllSessions(orm: MikroORM, userId: string): Promise<string[]> {
-  const [condition, params] = scopeCondition.global("");
-  const rows = await orm.em.getConnection().execute<Array<{ id: string }>>(revokeSql(condition), [userId, ...params]);
+/** Revokes the sessions of `userId` that `scope` selects, through `em`; returns the ids revoked now. */
+async function revokeSessions(em: EntityManager, userId: string, sessionId: string, scope: LogoutScope): Promise<string[]> {
+  const [condition, params] = scopeCondition[scope](sessionId);
+  const rows = await em.execute<Array<{ id: string }>>(revokeSql(condition), [userId, ...params]);
   return rows.map((row) => row.id);
+}
+
+/**
+ * Revokes every session of `userId` (an administrative change), inside the transaction of `em` when
+ * given, and returns the ids revoked now. It needs no secret, so administrative commands call it
+ * without building a {@link SessionStore}.
+ */
+export function revokeAllSessions(orm: MikroORM, userId: string, em: EntityManager = orm.em): Promise<string[]> {
+  return revokeSessions(em, userId, "", "global");
 }
 
 /** Creates the PostgreSQL {@link SessionStore}. */
@@ -286,19 +295,14 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
           const child = knownChild(refreshToken, token.child_hash);
           return child === undefined ? invalid : { kind: "replayed", ...ids, refreshToken: child };
         }
-        const [condition, params] = scopeCondition.local(session.id);
-        await em.execute(revokeSql(condition), [session.user_id, ...params]);
+        await revokeSessions(em, session.user_id, session.id, "local");
         return { kind: "reused", ...ids };
       });
     },
 
-    async revoke(userId, sessionId, scope) {
-      const [condition, params] = scopeCondition[scope](sessionId);
-      const rows = await orm.em.getConnection().execute<Array<{ id: string }>>(revokeSql(condition), [userId, ...params]);
-      return rows.map((row) => row.id);
-    },
+    revoke: (userId, sessionId, scope, em = orm.em) => revokeSessions(em, userId, sessionId, scope),
 
-    revokeAll: (userId) => revokeAllSessions(orm, userId),
+    revokeAll: (userId, em) => revokeAllSessions(orm, userId, em),
 
     async state(sessionId, userId) {
       const [row] = await orm.em.getConnection().execute<StateRow[]>(stateSql, [sessionId, userId]);

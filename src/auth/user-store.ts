@@ -87,9 +87,15 @@ export interface UserStore {
    * change, so concurrent changes of one user apply one after the other and none is lost (a grant
    * computed from a stale read would restore a scope just removed). Resolves with the user after the
    * change, or null when there is none. A tenant that does not exist makes it throw an error that
-   * {@link isUnknownTenantError} recognises.
+   * {@link isUnknownTenantError} recognises. `alsoInTransaction` runs after the change, in its
+   * transaction (ending sessions along with a password change): when it throws, the change is rolled
+   * back with it.
    */
-  update(id: string, changesOf: (current: LockedUser) => UserChanges): Promise<UserUpdate | null>;
+  update(
+    id: string,
+    changesOf: (current: LockedUser) => UserChanges,
+    alsoInTransaction?: (em: EntityManager, update: UserUpdate) => Promise<void>,
+  ): Promise<UserUpdate | null>;
   /** Deletes user `id` with its sessions and refresh tokens; false when there was none. */
   remove(id: string): Promise<boolean>;
 }
@@ -162,7 +168,7 @@ export function createUserStore(orm: MikroORM): UserStore {
       return orm.em.fork().find(UserEntity, where, { orderBy: { id: "asc" }, limit: filter.limit });
     },
 
-    update(id, changesOf) {
+    update(id, changesOf, alsoInTransaction) {
       return orm.em.fork().transactional(async (em) => {
         const user = await em.findOne(UserEntity, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
         if (!user) return null;
@@ -176,7 +182,9 @@ export function createUserStore(orm: MikroORM): UserStore {
         if (changes.appMetadata !== undefined) user.appMetadata = changes.appMetadata;
         user.updatedAt = new Date();
         await em.flush();
-        return { before, user };
+        const update = { before, user };
+        await alsoInTransaction?.(em, update);
+        return update;
       });
     },
 

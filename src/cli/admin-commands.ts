@@ -94,7 +94,7 @@ const grant: AdminCommand = {
     return async (orm, logger) => {
       const admin = createUserAdmin({
         users: createUserStore(orm),
-        sessions: { revokeAll: (userId) => revokeAllSessions(orm, userId) },
+        sessions: { revokeAll: (userId, em) => revokeAllSessions(orm, userId, em) },
         sessionCache: createSessionCache(),
         logger,
       });

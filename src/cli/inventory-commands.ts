@@ -131,7 +131,7 @@ const listUsers: AdminCommand = {
     return async (orm, logger) => {
       const admin = createUserAdmin({
         users: createUserStore(orm),
-        sessions: { revokeAll: (userId) => revokeAllSessions(orm, userId) },
+        sessions: { revokeAll: (userId, em) => revokeAllSessions(orm, userId, em) },
         sessionCache: createSessionCache(),
         logger,
       });

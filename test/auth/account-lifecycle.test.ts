@@ -45,6 +45,23 @@ const passwordHashOf = async (server: TestServer, email: string): Promise<string
   return rows[0]?.password_hash ?? "";
 };
 
+/**
+ * Runs `act` while PostgreSQL refuses to end sessions of `userId` (a trigger that raises on their
+ * update): a storage fault in the middle of a change, to show what the change leaves behind.
+ */
+async function whileSessionsCannotEnd<T>(server: TestServer, userId: string, act: () => Promise<T>): Promise<T> {
+  const db = server.storage.orm.em.getConnection();
+  const name = `refuse_revocation_${userId.replaceAll("-", "")}`;
+  await db.execute(`create function auth.${name}() returns trigger language plpgsql as $$ begin raise exception 'sessions cannot end now'; end $$`);
+  await db.execute(`create trigger ${name} before update on auth.sessions for each row when (old.user_id = '${userId}') execute function auth.${name}()`);
+  try {
+    return await act();
+  } finally {
+    await db.execute(`drop trigger ${name} on auth.sessions`);
+    await db.execute(`drop function auth.${name}()`);
+  }
+}
+
 describe.each(backends)("account lifecycle on %s storage", (backend) => {
   let server: TestServer;
   let adminKey: string;
@@ -73,6 +90,19 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
 
       refused(await signIn(server, email, password), 400, "invalid_credentials");
       ok(await signIn(server, email, changed));
+    });
+
+    it("keeps the old password and every session when the other sessions cannot be ended", async () => {
+      const { email, password, sessions } = await accountWithSessions(server, 2);
+      const [caller, other] = sessions as [SessionJson, SessionJson];
+      const before = await passwordHashOf(server, email);
+      const response = await whileSessionsCannotEnd(server, caller.user.id, () =>
+        http(server.url, "PUT", "/auth/v1/user", { headers: bearerHeader(caller.access_token), body: { password: newPassword() } }),
+      );
+      expect(response.status).toBe(500);
+      expect(await passwordHashOf(server, email)).toBe(before);
+      ok(await signIn(server, email, password));
+      ok(await rest(server.url, "GET", "/auth/v1/user", { headers: bearerHeader(other.access_token) }));
     });
 
     it("applies the sign-up password policy, changing nothing on refusal", async () => {
@@ -121,6 +151,24 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
       expect((await auth.getUser()).data.user?.user_metadata).toEqual(merged);
       const refreshed = await auth.refreshSession();
       expect(decodeJwt(refreshed.data.session?.access_token ?? "")).toMatchObject({ user_metadata: merged });
+    });
+
+    it('keeps a key "__proto__" as data through the merge, storage and every answer', async () => {
+      const { sessions } = await accountWithSessions(server, 1, { a: 1 });
+      const token = (sessions[0] as SessionJson).access_token;
+      const withProto = '{"data":{"__proto__":{"admin":true},"b":2}}';
+      const response = await fetch(`${server.url}/auth/v1/user`, {
+        method: "PUT",
+        headers: { ...bearerHeader(token), "content-type": "application/json" },
+        body: withProto,
+      });
+      expect(response.status).toBe(200);
+      // As entries: an object literal would read "__proto__" as its prototype; jsonb orders the keys.
+      const entriesOf = (json: string) => Object.entries((JSON.parse(json) as UserJson).user_metadata).sort(([a], [b]) => a.localeCompare(b));
+      const expected = [["__proto__", { admin: true }], ["a", 1], ["b", 2]];
+      expect(entriesOf(await response.text())).toEqual(expected);
+      const read = await fetch(`${server.url}/auth/v1/user`, { headers: bearerHeader(token) });
+      expect(entriesOf(await read.text())).toEqual(expected);
     });
 
     it("refuses metadata that is not an object or too large, changing nothing", async () => {
@@ -192,7 +240,7 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
   });
 
   describe("AdminService", () => {
-    const admin = (method: "GET" | "PUT" | "DELETE", path: string, body?: unknown) =>
+    const admin = (method: "GET" | "POST" | "PUT" | "DELETE", path: string, body?: unknown) =>
       http(server.url, method, path, { headers: keyHeader(adminKey), body });
 
     it("lists and ends a user's sessions, one or all", async () => {
@@ -221,6 +269,19 @@ describe.each(backends)("account lifecycle on %s storage", (backend) => {
       }
       refused(await signIn(server, email, password), 400, "invalid_credentials");
       ok(await signIn(server, email, next));
+    });
+
+    it("changes neither password nor ban when the user's sessions cannot be ended", async () => {
+      const { email, password, sessions } = await accountWithSessions(server, 1);
+      const session = sessions[0] as SessionJson;
+      const before = await passwordHashOf(server, email);
+      await whileSessionsCannotEnd(server, session.user.id, async () => {
+        expect((await admin("PUT", `/admin/v1/users/${session.user.id}/password`, { password: newPassword() })).status).toBe(500);
+        expect((await admin("POST", `/admin/v1/users/${session.user.id}/ban`, { duration_seconds: 0 })).status).toBe(500);
+      });
+      expect(await passwordHashOf(server, email)).toBe(before);
+      ok(await signIn(server, email, password));
+      ok(await rest(server.url, "GET", "/auth/v1/user", { headers: bearerHeader(session.access_token) }));
     });
 
     it("sets app_metadata, which users read but cannot write, and tokens carry from the next refresh", async () => {
