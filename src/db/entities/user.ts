@@ -6,7 +6,7 @@ import { TenantEntity, type Tenant } from "./tenant.js";
 /** An account that signs in with an email and a password. */
 export interface User {
   id: string;
-  /** Normalised (trimmed, NFC, lower-case); unique through the index on `lower(email)`. */
+  /** Normalised by `normalizeEmail` (trimmed, NFKC, lower-case, IDNA-mapped domain); unique through the index on `lower(email)`. */
   email: string;
   /**
    * UTS #39 confusable skeleton of `email` (`../../auth/email-skeleton.ts`), set when the user is
