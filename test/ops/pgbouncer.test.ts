@@ -4,6 +4,7 @@ import type { Principal } from "../../src/auth/principal.js";
 import { reasonOf } from "../../src/errors/catalogue.js";
 import { authenticatorUrl, deriveAuthenticatorPassword } from "../../src/query/authenticator.js";
 import { createQueryExecutor } from "../../src/query/executor.js";
+import { detectTransactionPooler } from "../../src/db/pooler-probe.js";
 import { cliKey, keyHeader } from "../admin/support/admin-api.js";
 import { rest, type SessionJson } from "../auth/support/auth-api.js";
 import { startPgBouncer, pgBouncerUnavailable, type PgBouncer } from "../support/pgbouncer.js";
@@ -41,6 +42,22 @@ function instancesBehindPgBouncer(direct: boolean, take: (a: TestServer, b: Test
     await bouncer?.stop();
   });
 }
+
+describe.skipIf(skip)("pooler detection", () => {
+  let bouncer: PgBouncer;
+  beforeAll(async () => {
+    bouncer = await startPgBouncer(external as string);
+  });
+  afterAll(() => bouncer?.stop());
+
+  // Instances started together probe together: each one's setting may land where another reads.
+  it("finds the pooler from every one of several instances probing at once, and never PostgreSQL itself", async () => {
+    for (let round = 0; round < 5; round++) {
+      expect(await Promise.all(Array.from({ length: 4 }, () => detectTransactionPooler(bouncer.through(external as string))))).toEqual([true, true, true, true]);
+      expect(await Promise.all(Array.from({ length: 4 }, () => detectTransactionPooler(external as string)))).toEqual([false, false, false, false]);
+    }
+  });
+});
 
 describe.skipIf(skip)("two instances behind PgBouncer in transaction mode, with a direct URL", () => {
   let a: TestServer;
