@@ -56,6 +56,10 @@ function adminErrorReasons(): ReadonlyMap<DescMethod, readonly Reason[]> {
     [methods.banUser, ["user_not_found"]],
     [methods.unbanUser, ["user_not_found"]],
     [methods.deleteUser, ["user_not_found"]],
+    [methods.listUserSessions, ["user_not_found"]],
+    [methods.endUserSessions, ["user_not_found", "session_not_found"]],
+    [methods.setUserPassword, ["user_not_found", "weak_password", "server_busy"]],
+    [methods.setUserAppMetadata, ["user_not_found"]],
   ];
   return new Map(own.map(([method, reasons]) => [method, ["insufficient_scope", "validation_failed", ...reasons]]));
 }

@@ -121,15 +121,32 @@ export async function createAuthModule(deps: AuthModuleDeps): Promise<AuthModule
     publicMethods: new Set([methods.signUp, methods.token, methods.refresh, methods.getJwks]),
     // The guide's refresh is POST /auth/v1/token?grant_type=refresh_token.
     queryParameters: new Map([[methods.token, ["grant_type"]]]),
+    // server_busy: the password hash queue (passwords.ts) is full or its wait ran out.
     errorReasons: new Map<DescMethod, readonly Reason[]>([
-      [methods.signUp, ["validation_failed", "weak_password", "user_already_exists", "signup_disabled", "insufficient_scope", "over_request_rate_limit"]],
+      [methods.signUp, ["validation_failed", "weak_password", "user_already_exists", "signup_disabled", "insufficient_scope", "over_request_rate_limit", "server_busy"]],
       [
         methods.token,
-        ["validation_failed", "unsupported_grant_type", "invalid_credentials", "user_banned", "invalid_refresh_token", "refresh_token_reused", "over_request_rate_limit"],
+        [
+          "validation_failed",
+          "unsupported_grant_type",
+          "invalid_credentials",
+          "user_banned",
+          "invalid_refresh_token",
+          "refresh_token_reused",
+          "over_request_rate_limit",
+          "server_busy",
+        ],
       ],
       [methods.refresh, ["validation_failed", "invalid_refresh_token", "refresh_token_reused", "user_banned", "over_request_rate_limit"]],
       [methods.logout, ["validation_failed", "insufficient_scope"]],
       [methods.getUser, ["insufficient_scope"]],
+      [
+        methods.updateUser,
+        ["validation_failed", "weak_password", "current_password_required", "current_password_mismatch", "insufficient_scope", "over_request_rate_limit", "server_busy"],
+      ],
+      [methods.listSessions, ["insufficient_scope"]],
+      [methods.endSession, ["insufficient_scope", "session_not_found"]],
+      [methods.getJwks, []],
     ]),
     revokedSessionMethods: new Set([methods.logout]),
     invalidation: {

@@ -1,6 +1,6 @@
 import pg from "pg";
 import { ConnectError } from "@connectrpc/connect";
-import { apiError, reasonOf } from "../errors/catalogue.js";
+import { apiError, reasonOf, type Reason } from "../errors/catalogue.js";
 import type { Principal } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
 import type { Logger } from "../logging/logger.js";
@@ -16,6 +16,25 @@ import { runPipeline, type PipelineOutcome } from "./statement-pipeline.js";
 import { afterAdminDdl } from "./tenancy.js";
 import { collectTenancyNotices } from "./tenancy-notices.js";
 import { createTypeRegistry, type TypeRegistry, type TypeRow } from "./type-registry.js";
+
+/**
+ * The reasons the executor answers for a statement (see sql-guard.ts, the queue below,
+ * database-errors.ts, result-encoding.ts): what every API that ends in it can answer.
+ */
+export const executorReasons: readonly Reason[] = [
+  "validation_failed",
+  "sql_too_large",
+  "sql_error",
+  "statement_not_allowed",
+  "insufficient_scope",
+  "cross_tenant_forbidden",
+  "parameter_count_mismatch",
+  "query_timeout",
+  "too_many_queries",
+  "server_busy",
+  "transaction_conflict",
+  "result_too_large",
+];
 
 /** Options of {@link createQueryExecutor}. */
 export interface QueryExecutorOptions {

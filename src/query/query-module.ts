@@ -3,34 +3,20 @@ import { QueryService, type QueryRequest } from "../../gen/helios/query/v1/query
 import { principalOf } from "../auth/principal.js";
 import type { QueryConfig } from "../config/config.js";
 import type { Storage } from "../db/storage.js";
-import { apiError, type Reason } from "../errors/catalogue.js";
+import { apiError } from "../errors/catalogue.js";
 import type { Logger } from "../logging/logger.js";
 import type { PoolStats } from "../server/metrics.js";
 import type { ServiceModule } from "../server/request-handler.js";
 import type { HandlerContext } from "@connectrpc/connect";
 import { authenticatorUrl, deriveAuthenticatorPassword } from "./authenticator.js";
 import { setupDatabaseRoles } from "./database-roles.js";
-import { createQueryExecutor, type QueryExecutor } from "./executor.js";
+import { createQueryExecutor, executorReasons, type QueryExecutor } from "./executor.js";
 import { fromProtoValue, toQueryResponse } from "./to-proto.js";
 
 /** A read query without SQL: GET has no body, so say where its SQL goes. */
 const sqlRequiredOnGet =
   "sql is required: GET /api/v1/query takes it as the query parameter ?sql=... (URL-encoded), " +
   "its values as ?params= (a JSON array, URL-encoded); POST takes both in a JSON body";
-
-/** The reasons the executor answers for a statement (see sql-guard.ts, executor.ts, database-errors.ts). */
-const queryReasons: readonly Reason[] = [
-  "validation_failed",
-  "sql_too_large",
-  "sql_error",
-  "statement_not_allowed",
-  "insufficient_scope",
-  "cross_tenant_forbidden",
-  "parameter_count_mismatch",
-  "query_timeout",
-  "too_many_queries",
-  "transaction_conflict",
-];
 
 /** QueryService, with the pool it owns. */
 export interface QueryModule extends ServiceModule {
@@ -91,7 +77,7 @@ export async function createQueryModule(deps: {
         query: (request, context) => run(request, context, false),
         readQuery: (request, context) => run(request, context, true),
       }),
-    errorReasons: new Map([QueryService.method.query, QueryService.method.readQuery].map((method) => [method, queryReasons])),
+    errorReasons: new Map([QueryService.method.query, QueryService.method.readQuery].map((method) => [method, executorReasons])),
     executor,
     poolStats: () => executor.poolStats(),
     close: () => executor.close(),

@@ -1,4 +1,4 @@
-import { create, fromJson, type JsonValue as ProtoJson } from "@bufbuild/protobuf";
+import { create, fromJson, type DescMethod, type JsonValue as ProtoJson } from "@bufbuild/protobuf";
 import type { Value } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext } from "@connectrpc/connect";
 import { HttpBodySchema } from "../../gen/google/api/httpbody_pb.js";
@@ -15,8 +15,8 @@ import {
 } from "../../gen/helios/schema/v1/schema_pb.js";
 import { principalOf, type Principal } from "../auth/principal.js";
 import type { SchemaConfig } from "../config/config.js";
-import { apiError } from "../errors/catalogue.js";
-import type { QueryExecutor } from "../query/executor.js";
+import { apiError, type Reason } from "../errors/catalogue.js";
+import { executorReasons, type QueryExecutor } from "../query/executor.js";
 import { strongestScope } from "../query/sql-guard.js";
 import { fromProtoValue } from "../query/to-proto.js";
 import type { ServiceModule } from "../server/request-handler.js";
@@ -92,9 +92,31 @@ export function createSchemaModule(deps: { executor: QueryExecutor; config: Sche
   }
 
   const tableMessage = (table: CatalogueSnapshot["tables"][number]) => fromJson(TableSchema, table as unknown as ProtoJson);
+  const methods = SchemaService.method;
+  // Inference refuses samples and names of its own; with `apply` its DDL runs through the executor.
+  const inference: readonly Reason[] = [
+    ...executorReasons,
+    "schema_input_too_large",
+    "schema_invalid_samples",
+    "schema_invalid_identifier",
+    "schema_duplicate_identifier",
+  ];
+  // Introspection is one read-only catalogue query through the executor.
+  const introspection = executorReasons;
 
   return {
     services: [SchemaService],
+    errorReasons: new Map<DescMethod, readonly Reason[]>([
+      [methods.infer, inference],
+      [methods.inferBatch, inference],
+      [methods.inferFile, [...inference, "schema_invalid_file"]],
+      [methods.listTables, introspection],
+      [methods.getTable, [...introspection, "schema_table_not_found"]],
+      [methods.listViews, introspection],
+      [methods.listEnums, introspection],
+      [methods.generateTypescript, introspection],
+      [methods.getJsonSchema, [...introspection, "schema_table_not_found"]],
+    ]),
     register: (router) =>
       router.service(SchemaService, {
         async infer(request, context) {

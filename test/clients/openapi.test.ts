@@ -166,6 +166,21 @@ describe.each(backends)("GET /openapi.json on %s storage", (backend) => {
     expect(user).toContain("unauthorized");
     expect(user).not.toContain("sql_error");
     expect(user.length).toBeLessThan(reasons.length);
+    // A full hash queue (sign-in, sign-up, a password change) and an answer over the size cap.
+    expect(reasonsOf("/auth/v1/token", "post")).toContain("server_busy");
+    expect(reasonsOf("/auth/v1/user", "put")).toEqual(expect.arrayContaining(["server_busy", "current_password_mismatch", "weak_password"]));
+    expect(query).toEqual(expect.arrayContaining(["result_too_large", "server_busy"]));
+    const table = reasonsOf("/api/v1/schema/tables/{name}", "get");
+    expect(table).toEqual(expect.arrayContaining(["schema_table_not_found", "query_timeout", "unauthorized"]));
+    expect(table).not.toContain("weak_password");
+
+    // Every operation declares its own: none falls back to the whole catalogue, none lists /rest's reasons.
+    for (const route of routesOf(document)) {
+      const [method, path] = route.split(" ") as [string, string];
+      const listed = reasonsOf(path, method.toLowerCase());
+      expect(listed.length, route).toBeLessThan(reasons.length);
+      expect(listed.filter((reason) => reason.startsWith("rest_")), route).toEqual([]);
+    }
   });
 
   it("declares Bearer, X-API-Key and ?apikey=, optional only on sign-up, sign-in and refresh", () => {
