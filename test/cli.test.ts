@@ -1,10 +1,10 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, readdirSync, readFileSync, statSync, utimesSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { flags } from "../src/config/config.js";
 import { freshDataDir, removeDataDir } from "./support/postgres.js";
 
@@ -102,6 +102,12 @@ function serverPidUnder(pid: number): number | undefined {
 
 describe("npm start (the quick start)", () => {
   const dataDir = freshDataDir("quickstart");
+  /** Servers started here; one a failed assertion left running is killed with its process group. */
+  const started = new Set<ChildProcess>();
+  afterEach(() => {
+    for (const child of started) if (child.exitCode === null && child.signalCode === null) process.kill(-(child.pid as number), "SIGKILL");
+    started.clear();
+  });
   afterAll(() => removeDataDir(dataDir));
 
   /** Starts a server process (in its own process group) and waits for its listening line. */
@@ -112,6 +118,7 @@ describe("npm start (the quick start)", () => {
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
+    started.add(child);
     let output = "";
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 60_000);
