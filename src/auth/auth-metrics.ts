@@ -66,8 +66,8 @@ export function instrumentSessionStore(store: SessionStore, events: AuthEvents):
   };
   return {
     ...store,
-    async startAfterSignIn(userId, signedInAt, client, newPasswordHash) {
-      const session = await store.startAfterSignIn(userId, signedInAt, client, newPasswordHash);
+    async startAfterSignIn(userId, verifiedPasswordHash, signedInAt, client, newPasswordHash) {
+      const session = await store.startAfterSignIn(userId, verifiedPasswordHash, signedInAt, client, newPasswordHash);
       if (session) events.signedIn();
       return session;
     },

@@ -74,10 +74,19 @@ export interface SessionStore {
   create(em: EntityManager, userId: string, client?: SessionClient): Promise<NewSession>;
   /**
    * Records a password sign-in of `userId` at `signedInAt` (and the new password hash of a rehash)
-   * and starts its session, in one statement: one round trip, atomic without a transaction. Resolves
-   * undefined when the user no longer exists.
+   * and starts its session, in one statement: one round trip, atomic without a transaction. Only
+   * while the user's password hash is still `verifiedPasswordHash`, the one the sign-in checked the
+   * password against: resolves undefined when the user no longer exists or its password changed in
+   * between (a change that ended the user's sessions must not be followed by one started with the
+   * old password).
    */
-  startAfterSignIn(userId: string, signedInAt: Date, client?: SessionClient, newPasswordHash?: string): Promise<NewSession | undefined>;
+  startAfterSignIn(
+    userId: string,
+    verifiedPasswordHash: string,
+    signedInAt: Date,
+    client?: SessionClient,
+    newPasswordHash?: string,
+  ): Promise<NewSession | undefined>;
   /** Presents a refresh token; see {@link RotationOutcome}. Atomic and safe under concurrency. */
   rotate(refreshToken: string): Promise<RotationOutcome>;
   /**
@@ -111,14 +120,15 @@ const insertSessionSql = `
   values (?, ?, clock_timestamp(), clock_timestamp() + make_interval(secs => ?))`;
 
 // The user's row, its new session and the session's first refresh token, all or nothing: the
-// session rows are inserted from the updated user row, so a user deleted meanwhile gets none.
+// session rows are inserted from the updated user row, so a user deleted meanwhile, or whose
+// password changed since it was verified, gets none.
 const signInSql = `
   with signed_in as (
     update auth.users
     set last_sign_in_at = ?,
         password_hash = coalesce(?, password_hash),
         updated_at = case when ?::text is null then updated_at else ? end
-    where id = ?
+    where id = ? and password_hash = ?
     returning id),
   session as (
     insert into auth.sessions (id, user_id, created_at, user_agent, ip)
@@ -265,12 +275,12 @@ export function createSessionStore(options: SessionStoreOptions): SessionStore {
       return { sessionId, refreshToken: first.token };
     },
 
-    async startAfterSignIn(userId, signedInAt, client = {}, newPasswordHash) {
+    async startAfterSignIn(userId, verifiedPasswordHash, signedInAt, client = {}, newPasswordHash) {
       const sessionId = randomUUID();
       const first = newRefreshToken();
       const userAgent = client.userAgent?.slice(0, maxUserAgentChars) ?? null;
       const hash = newPasswordHash ?? null;
-      const values = [signedInAt, hash, hash, signedInAt, userId, sessionId, userAgent, client.ip ?? null, first.hash, expiry];
+      const values = [signedInAt, hash, hash, signedInAt, userId, verifiedPasswordHash, sessionId, userAgent, client.ip ?? null, first.hash, expiry];
       const started = await orm.em.fork().execute<Array<{ session_id: string }>>(signInSql, values);
       return started.length === 0 ? undefined : { sessionId, refreshToken: first.token };
     },

@@ -1,3 +1,4 @@
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPasswordHasher } from "../../src/auth/passwords.js";
 import { backends, startTestServer, type TestServer } from "../support/server.js";
@@ -130,6 +131,37 @@ describe.each(backends)("sign-in (password grant) on %s storage", (backend) => {
     await sql("update auth.users set banned_until = now() - interval '1 second' where id = ?", [user.session.user.id]);
     ledger.addSession(expectOk(await api.token({ email: user.email, password: user.password })));
     ledger.addSession(expectOk(await api.refresh(user.session.refresh_token)));
+  });
+
+  it("starts no session with a password that was replaced while it was being checked", async () => {
+    const api = authApi("rest", server.url);
+    const user = await signUpUser(api, "replaced");
+    const other = await signUpUser(api, "replacement");
+    ledger.addUser(user);
+    ledger.addUser(other);
+    const userId = user.session.user.id;
+    // Holds the user's row so that the sign-in, once it has checked the old password, waits to record itself.
+    const holder = new pg.Client({ connectionString: server.storage.ownerUrl });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select 1 from auth.users where id = $1 for update", [userId]);
+      const signingIn = api.token({ email: user.email, password: user.password });
+      await expect
+        .poll(async () => (await sql<{ n: number }>("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%with signed_in as%'"))[0]?.n, {
+          timeout: 30_000,
+          interval: 20,
+        })
+        .toBe(1);
+      // The password changes (to the other account's) before the sign-in gets the row.
+      await holder.query("update auth.users set password_hash = (select password_hash from auth.users where id = $2) where id = $1", [userId, other.session.user.id]);
+      await holder.query("commit");
+      expectFailure(await signingIn, "invalid_credentials");
+    } finally {
+      await holder.end();
+    }
+    expect(await sql<{ n: number }>("select count(*)::int as n from auth.sessions where user_id = ?", [userId])).toEqual([{ n: 1 }]);
+    ledger.addSession(expectOk(await api.token({ email: user.email, password: other.password })));
   });
 
   it("never logs passwords or tokens", () => {
