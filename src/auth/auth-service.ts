@@ -172,8 +172,11 @@ export function createAuthServiceImpl(deps: AuthServiceDeps): ServiceImpl<typeof
     const newHash = check.needsRehash ? await hasher.hash(password) : undefined;
     const signedInAt = new Date();
     const session = await sessions.startAfterSignIn(user.id, user.passwordHash, signedInAt, clientOf(ctx), newHash);
-    // Deleted between the lookup and now, or the password verified is no longer the account's.
-    if (!session) throw apiError("invalid_credentials");
+    if (!session) {
+      // Since the lookup: banned, deleted, or the password verified is no longer the account's.
+      const now = await users.findById(user.id);
+      throw apiError(now && isBanned(now) ? "user_banned" : "invalid_credentials");
+    }
     Object.assign(user, newHash === undefined ? { lastSignInAt: signedInAt } : { lastSignInAt: signedInAt, passwordHash: newHash, updatedAt: signedInAt });
     // Cached states of the user's other sessions hold the previous last_sign_in_at.
     cache.recordSignIn(user.id, signedInAt);

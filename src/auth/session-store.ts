@@ -76,9 +76,9 @@ export interface SessionStore {
    * Records a password sign-in of `userId` at `signedInAt` (and the new password hash of a rehash)
    * and starts its session, in one statement: one round trip, atomic without a transaction. Only
    * while the user's password hash is still `verifiedPasswordHash`, the one the sign-in checked the
-   * password against: resolves undefined when the user no longer exists or its password changed in
-   * between (a change that ended the user's sessions must not be followed by one started with the
-   * old password).
+   * password against, and the user is not banned: resolves undefined when the user no longer exists,
+   * its password changed in between, or a ban began (a change that ended the user's sessions must
+   * not be followed by one started from what it replaced).
    */
   startAfterSignIn(
     userId: string,
@@ -120,15 +120,15 @@ const insertSessionSql = `
   values (?, ?, clock_timestamp(), clock_timestamp() + make_interval(secs => ?))`;
 
 // The user's row, its new session and the session's first refresh token, all or nothing: the
-// session rows are inserted from the updated user row, so a user deleted meanwhile, or whose
-// password changed since it was verified, gets none.
+// session rows are inserted from the updated user row, so a user deleted meanwhile, whose password
+// changed since it was verified, or who was banned since, gets none.
 const signInSql = `
   with signed_in as (
     update auth.users
     set last_sign_in_at = ?,
         password_hash = coalesce(?, password_hash),
         updated_at = case when ?::text is null then updated_at else ? end
-    where id = ? and password_hash = ?
+    where id = ? and password_hash = ? and not coalesce(banned_until > clock_timestamp(), false)
     returning id),
   session as (
     insert into auth.sessions (id, user_id, created_at, user_agent, ip)

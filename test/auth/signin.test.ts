@@ -133,6 +133,28 @@ describe.each(backends)("sign-in (password grant) on %s storage", (backend) => {
     ledger.addSession(expectOk(await api.refresh(user.session.refresh_token)));
   });
 
+  /**
+   * Signs `user` in while its row is held, runs `change` on the row once the sign-in (its password
+   * checked) waits to record itself, commits, and resolves with the sign-in's answer.
+   */
+  async function signInAcross(user: TestUser, change: (holder: pg.Client) => Promise<unknown>) {
+    const holder = new pg.Client({ connectionString: server.storage.ownerUrl });
+    await holder.connect();
+    try {
+      await holder.query("begin");
+      await holder.query("select 1 from auth.users where id = $1 for update", [user.session.user.id]);
+      const signingIn = authApi("rest", server.url).token({ email: user.email, password: user.password });
+      const waiting = "select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%with signed_in as%'";
+      await expect.poll(async () => (await sql<{ n: number }>(waiting))[0]?.n, { timeout: 30_000, interval: 20 }).toBe(1);
+      await change(holder);
+      await holder.query("commit");
+      return await signingIn;
+    } finally {
+      await holder.end();
+    }
+  }
+  const sessionsOf = (userId: string) => sql<{ n: number }>("select count(*)::int as n from auth.sessions where user_id = ?", [userId]);
+
   it("starts no session with a password that was replaced while it was being checked", async () => {
     const api = authApi("rest", server.url);
     const user = await signUpUser(api, "replaced");
@@ -140,28 +162,23 @@ describe.each(backends)("sign-in (password grant) on %s storage", (backend) => {
     ledger.addUser(user);
     ledger.addUser(other);
     const userId = user.session.user.id;
-    // Holds the user's row so that the sign-in, once it has checked the old password, waits to record itself.
-    const holder = new pg.Client({ connectionString: server.storage.ownerUrl });
-    await holder.connect();
-    try {
-      await holder.query("begin");
-      await holder.query("select 1 from auth.users where id = $1 for update", [userId]);
-      const signingIn = api.token({ email: user.email, password: user.password });
-      await expect
-        .poll(async () => (await sql<{ n: number }>("select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%with signed_in as%'"))[0]?.n, {
-          timeout: 30_000,
-          interval: 20,
-        })
-        .toBe(1);
-      // The password changes (to the other account's) before the sign-in gets the row.
-      await holder.query("update auth.users set password_hash = (select password_hash from auth.users where id = $2) where id = $1", [userId, other.session.user.id]);
-      await holder.query("commit");
-      expectFailure(await signingIn, "invalid_credentials");
-    } finally {
-      await holder.end();
-    }
-    expect(await sql<{ n: number }>("select count(*)::int as n from auth.sessions where user_id = ?", [userId])).toEqual([{ n: 1 }]);
+    // The password changes (to the other account's) before the sign-in gets the row.
+    const answer = await signInAcross(user, (holder) =>
+      holder.query("update auth.users set password_hash = (select password_hash from auth.users where id = $2) where id = $1", [userId, other.session.user.id]),
+    );
+    expectFailure(answer, "invalid_credentials");
+    expect(await sessionsOf(userId)).toEqual([{ n: 1 }]);
     ledger.addSession(expectOk(await api.token({ email: user.email, password: other.password })));
+  });
+
+  it("starts no session for a user banned while the password was being checked, not even one an unban would revive", async () => {
+    const api = authApi("rest", server.url);
+    const user = await signUpUser(api, "banned-meanwhile");
+    ledger.addUser(user);
+    const userId = user.session.user.id;
+    const answer = await signInAcross(user, (holder) => holder.query("update auth.users set banned_until = now() + interval '1 hour' where id = $1", [userId]));
+    expectFailure(answer, "user_banned");
+    expect(await sessionsOf(userId)).toEqual([{ n: 1 }]);
   });
 
   it("never logs passwords or tokens", () => {
