@@ -49,10 +49,11 @@ function memoryRows(idle: Memory, after: Memory, later: Memory): ResultRow[] {
 
 /**
  * Idle seconds before the second reading after the load: the first shows what the load left, V8's
- * uncollected garbage included; by the second V8 has had time to collect and shrink its heap, so
- * what remains is what the process keeps (caches, malloc arenas, code).
+ * uncollected garbage included (V8 lets its old generation grow to a few times its live size before
+ * collecting); by the second, V8's memory reducer has collected and shrunk the heap (~35 s after the
+ * load here), so what remains is what the process keeps: caches, malloc arenas, code.
  */
-const memorySettleSeconds = 10;
+const memorySettleSeconds = 60;
 
 /** Restarts the service under `--cpu-prof`, loads it as `load` does, stops it and summarises the profile. */
 async function profilePass(
