@@ -39,14 +39,13 @@ export function createBearerVerifier(options: BearerVerifierOptions): (token: st
   // again and answers token_expired (or invalid_token).
   const verified = createLruCache<string, { claims: AccessTokenClaims; trustedUntil: number }>(options.maxVerifiedTokens ?? 10_000);
   const verify = async (token: string): Promise<AccessTokenClaims> => {
-    const cached = verified.get(token);
-    if (cached && now() < cached.trustedUntil) return cached.claims;
     const result = await issuer.verifyUntil(token);
     verified.set(token, result);
     return result.claims;
   };
   return async (token) => {
-    const claims = await verify(token);
+    const cached = verified.get(token);
+    const claims = cached && now() < cached.trustedUntil ? cached.claims : await verify(token);
     if (!uuidPattern.test(claims.sub) || !uuidPattern.test(claims.session_id)) throw apiError("invalid_token");
     const state = await cache.get(claims.session_id, () => sessions.state(claims.session_id, claims.sub));
     if (!state?.live) throw apiError("session_revoked");

@@ -106,10 +106,14 @@ export function createCredentialsInterceptor(options: CredentialsInterceptorOpti
       }
     };
     try {
-      const [fromToken, fromKeys] = await Promise.all([
-        presented.bearer === undefined ? undefined : bearer(presented.bearer),
-        Promise.all(presented.apiKeys.map((key) => verifier.apiKey(key))),
-      ]);
+      // Both checks run at once when both were presented (supabase-js sends a key beside the token).
+      const [fromToken, fromKeys] =
+        presented.apiKeys.length === 0
+          ? [presented.bearer === undefined ? undefined : await bearer(presented.bearer), []]
+          : await Promise.all([
+              presented.bearer === undefined ? undefined : bearer(presented.bearer),
+              Promise.all(presented.apiKeys.map((key) => verifier.apiKey(key))),
+            ]);
       const publishable = fromKeys.filter((key) => isPublishable(key.scopes));
       const secretKeys = fromKeys.filter((key) => !isPublishable(key.scopes));
       const acting = [...(fromToken ? [fromToken] : []), ...secretKeys];

@@ -15,7 +15,7 @@ import { authorizeStatement, checkParameterCount, createSqlGuard, type SqlGuard,
 import { runPipeline, type PipelineOutcome } from "./statement-pipeline.js";
 import { afterAdminDdl } from "./tenancy.js";
 import { collectTenancyNotices } from "./tenancy-notices.js";
-import { createTypeRegistry, type TypeRegistry, type TypeRow } from "./type-registry.js";
+import { createTypeRegistry, type ResolvedType, type TypeRow } from "./type-registry.js";
 
 /**
  * The reasons the executor answers for a statement (see sql-guard.ts, the queue below,
@@ -102,14 +102,7 @@ export interface QueryExecutor {
 
 const countedCommands = new Set(["INSERT", "UPDATE", "DELETE", "MERGE"]);
 
-async function toResult(
-  outcome: PipelineOutcome,
-  statement: StatementClass,
-  types: TypeRegistry,
-  arrayMode: boolean,
-  rowCap: number,
-): Promise<QueryResult> {
-  const resolved = await types.resolve(outcome.fields.map((field) => field.dataTypeID));
+function toResult(outcome: PipelineOutcome, resolved: readonly ResolvedType[], statement: StatementClass, arrayMode: boolean, rowCap: number): QueryResult {
   const columns = outcome.fields.map((field, index) => ({ name: field.name, type: resolved[index]?.name ?? "unknown" }));
   const rows = decodeRows(outcome.rows, columns, resolved.map((type) => type.decode), arrayMode);
   const tag = outcome.commandTag === undefined ? undefined : parseCommandTag(outcome.commandTag);
@@ -205,7 +198,7 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
     statements: readonly { text: string; values: readonly (string | null)[]; class: StatementClass }[],
   ): Promise<{ outcome: PipelineOutcome; notices: string[] }> {
     const [first, ...more] = statements as [(typeof statements)[number], ...typeof statements];
-    const release = await slots.acquire(principal.tenantId);
+    const release = slots.tryAcquire(principal.tenantId) ?? (await slots.acquire(principal.tenantId));
     try {
       let client: pg.PoolClient;
       try {
@@ -258,7 +251,9 @@ export async function createQueryExecutor(options: QueryExecutorOptions): Promis
       checkParameterCount(statement, values.length);
       const { outcome, notices } = await runStatements(request.principal, access, [{ text: request.sql, values, class: statement }]);
       try {
-        const result = await toResult(outcome, statement, types, request.arrayMode === true, config.rowCap);
+        const oids = outcome.fields.map((field) => field.dataTypeID);
+        const resolved = types.known(oids) ?? (await types.resolve(oids));
+        const result = toResult(outcome, resolved, statement, request.arrayMode === true, config.rowCap);
         return notices.length > 0 ? { ...result, notices: [...(result.notices ?? []), ...notices] } : result;
       } catch (error) {
         // A result the caller may not have (result_too_large: nested too deep) is the caller's failure.

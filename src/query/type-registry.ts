@@ -27,6 +27,8 @@ export type TypeLookup = (oids: number[]) => Promise<TypeRow[]>;
 export interface TypeRegistry {
   /** The type of each OID, in order; unknown OIDs cost one `pg_type` query, then are cached. */
   resolve(oids: readonly number[]): Promise<ResolvedType[]>;
+  /** The type of each OID when every one is known already (no lookup, no promise); else undefined. */
+  known(oids: readonly number[]): ResolvedType[] | undefined;
 }
 
 /** [oid, name, array oid, decoder] of PostgreSQL's built-in types (stable across versions). */
@@ -153,6 +155,15 @@ export function createTypeRegistry(lookup: TypeLookup, options: { maxEntries?: n
   }
 
   return {
+    known(oids) {
+      const types: ResolvedType[] = [];
+      for (const oid of oids) {
+        const type = known(oid);
+        if (!type) return undefined;
+        types.push(type);
+      }
+      return types;
+    },
     async resolve(oids) {
       const missing = [...new Set(oids.filter((oid) => !known(oid)))];
       if (missing.length > 0) await learn(missing);

@@ -210,10 +210,10 @@ export function createRestRoute(options: RestRouteOptions): HttpRoute {
   }
 
   return {
-    async handle(req, res, call) {
+    route(req, res, path, call) {
+      if (path !== prefix && !path.startsWith(`${prefix}/`)) return undefined;
       const url = new URL(req.url ?? "/", "http://localhost");
-      if (url.pathname !== prefix && !url.pathname.startsWith(`${prefix}/`)) return false;
-      const segments = url.pathname.slice(prefix.length).split("/").filter((segment) => segment !== "");
+      const segments = path.slice(prefix.length).split("/").filter((segment) => segment !== "");
       const method = (req.method ?? "GET").toUpperCase();
       const head = method === "HEAD";
       let operation: RestOperation;
@@ -241,19 +241,21 @@ export function createRestRoute(options: RestRouteOptions): HttpRoute {
         operation = verbs[method] ?? "Read";
         work = (context) => serveTable(context, req, table, method as RestMethod, url);
       } else {
-        return false;
+        return undefined;
       }
       if (!allowed.split(", ").includes(method)) {
-        noteRequestReason("method_not_allowed");
-        sendError(res, "method_not_allowed", `Method ${method} is not allowed; use ${allowed}`, { headers: { allow: allowed } });
-        return true;
+        return () => {
+          noteRequestReason("method_not_allowed");
+          sendError(res, "method_not_allowed", `Method ${method} is not allowed; use ${allowed}`, { headers: { allow: allowed } });
+        };
       }
-      try {
-        write(res, await call(req, res, restMethod[operation], work), head);
-      } catch (error) {
-        fail(res, ConnectError.from(error));
-      }
-      return true;
+      return async () => {
+        try {
+          write(res, await call(req, res, restMethod[operation], work), head);
+        } catch (error) {
+          fail(res, ConnectError.from(error));
+        }
+      };
     },
   };
 }

@@ -6,6 +6,7 @@ import { gzip } from "node:zlib";
 import { sendError, sendJson } from "./http-response.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import type { OpenApiDocument } from "./openapi.js";
+import type { Responder } from "./responder.js";
 
 const gzipAsync = promisify(gzip);
 
@@ -14,8 +15,8 @@ export const docsPaths = { openApi: "/openapi.json", page: "/docs", assets: "/do
 
 /** Serves `GET /openapi.json`, the `GET /docs` API reference page (`/docs/` redirects there) and the page's assets. */
 export interface DocsRoutes {
-  /** Serves `req` if `path` is one of the docs routes; resolves false otherwise. */
-  handle(req: NodeServerRequest, res: NodeServerResponse, path: string): Promise<boolean>;
+  /** The responder of `req` if `path` is one of the docs routes; undefined otherwise. */
+  route(req: NodeServerRequest, res: NodeServerResponse, path: string): Responder | undefined;
 }
 
 interface Asset {
@@ -127,36 +128,35 @@ export function createDocsRoutes(document: OpenApiDocument): DocsRoutes {
     res.end(body);
   }
 
-  async function handle(req: NodeServerRequest, res: NodeServerResponse, path: string): Promise<boolean> {
+  function route(req: NodeServerRequest, res: NodeServerResponse, path: string): Responder | undefined {
     const assetName = path.startsWith(docsPaths.assets) ? path.slice(docsPaths.assets.length) : undefined;
     const asset = assetName === undefined ? undefined : assets.get(assetName);
     if (path === `${docsPaths.page}/`) {
       // The page's URLs are relative to /docs; a relative redirect keeps a proxy's path prefix.
-      res.writeHead(301, { location: "../docs", "content-length": "0" });
-      res.end();
-      return true;
+      return () => {
+        res.writeHead(301, { location: "../docs", "content-length": "0" });
+        res.end();
+      };
     }
-    if (path !== docsPaths.openApi && path !== docsPaths.page && !asset) return false;
+    if (path !== docsPaths.openApi && path !== docsPaths.page && !asset) return undefined;
     if (req.method !== "GET") {
-      sendError(res, "method_not_allowed", `Method ${req.method ?? ""} is not allowed; use GET`, { headers: { allow: "GET" } });
-      return true;
+      return () => sendError(res, "method_not_allowed", `Method ${req.method ?? ""} is not allowed; use GET`, { headers: { allow: "GET" } });
     }
-    if (path === docsPaths.openApi) {
-      sendJson(res, 200, document, { "cache-control": "no-cache" });
-    } else if (path === docsPaths.page) {
-      res.writeHead(200, {
-        "content-type": "text/html; charset=utf-8",
-        "content-length": String(page.length),
-        "content-security-policy": pageSecurityPolicy,
-        "x-content-type-options": "nosniff",
-        "cache-control": "no-cache",
-      });
-      res.end(page);
-    } else if (asset && assetName) {
-      await send(req, res, assetName, asset);
+    if (path === docsPaths.openApi) return () => sendJson(res, 200, document, { "cache-control": "no-cache" });
+    if (path === docsPaths.page) {
+      return () => {
+        res.writeHead(200, {
+          "content-type": "text/html; charset=utf-8",
+          "content-length": String(page.length),
+          "content-security-policy": pageSecurityPolicy,
+          "x-content-type-options": "nosniff",
+          "cache-control": "no-cache",
+        });
+        res.end(page);
+      };
     }
-    return true;
+    return asset && assetName ? () => send(req, res, assetName, asset) : undefined;
   }
 
-  return { handle };
+  return { route };
 }

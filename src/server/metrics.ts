@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 import type { AuthEvents } from "../auth/auth-metrics.js";
 import type { ConnectionEvents } from "./connection-guard.js";
 import type { NodeServerResponse } from "./node-types.js";
+import type { Responder } from "./responder.js";
 
 /** Connections of a pool at one moment. */
 export interface PoolStats {
@@ -169,11 +170,12 @@ export function createMetrics(): Metrics {
   };
 }
 
-/** Serves `GET /metrics` in the Prometheus text format; resolves false for other paths. */
-export async function handleMetrics(path: string, res: NodeServerResponse, metrics: Metrics): Promise<boolean> {
-  if (path !== "/metrics") return false;
-  const text = await metrics.registry.metrics();
-  res.writeHead(200, { "content-type": metrics.registry.contentType, "content-length": String(Buffer.byteLength(text)) });
-  res.end(text);
-  return true;
+/** The responder of `GET /metrics` (the Prometheus text format); undefined for other paths. */
+export function metricsResponder(path: string, res: NodeServerResponse, metrics: Metrics): Responder | undefined {
+  if (path !== "/metrics") return undefined;
+  return async () => {
+    const text = await metrics.registry.metrics();
+    res.writeHead(200, { "content-type": metrics.registry.contentType, "content-length": String(Buffer.byteLength(text)) });
+    res.end(text);
+  };
 }

@@ -21,16 +21,17 @@ import { runInRequestScope } from "../logging/request-scope.js";
 import { createCors, type CorsOptions } from "./cors.js";
 import { createDocsRoutes } from "./docs-page.js";
 import { healthServices, registerHealth } from "./grpc-health.js";
-import { handleHealth } from "./health.js";
+import { healthResponder } from "./health.js";
 import { restBindings } from "./http-rules.js";
 import { sendError } from "./http-response.js";
 import { createUnaryCaller, inProcessCall, type InProcessCall } from "./in-process-call.js";
 import type { NodeHandlerFn, NodeServerRequest, NodeServerResponse } from "./node-types.js";
-import { handleMetrics, type Metrics } from "./metrics.js";
+import { metricsResponder, type Metrics } from "./metrics.js";
 import { buildOpenApiDocument, packageVersion } from "./openapi.js";
 import { registerReflection } from "./reflection.js";
 import { clientAddressKey } from "./request-context.js";
 import { noteRequestReason, observeRequest } from "./request-observer.js";
+import type { Responder } from "./responder.js";
 import { createRestGateway } from "./rest-gateway.js";
 import { createUnaryRpc } from "./unary-rpc.js";
 import type { ServingState } from "./serving-state.js";
@@ -59,8 +60,8 @@ export interface ServiceModule {
  * interceptors, so that it shares their authentication, error handling, logging and metrics.
  */
 export interface HttpRoute {
-  /** Serves `req` if its path is this route's; resolves false otherwise. */
-  handle(req: NodeServerRequest, res: NodeServerResponse, call: InProcessCall): Promise<boolean>;
+  /** The responder of `req` if `path` (its URL's path) is this route's; undefined otherwise. */
+  route(req: NodeServerRequest, res: NodeServerResponse, path: string, call: InProcessCall): Responder | undefined;
 }
 
 /** What the request handler serves. */
@@ -158,12 +159,27 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
   const cors = createCors(options.cors ?? { origins: "*" });
   const call = inProcessCall(caller);
   const routes = options.routes ?? [];
-  const serveRoutes = async (req: NodeServerRequest, res: NodeServerResponse): Promise<boolean> => {
-    for (const route of routes) if (await route.handle(req, res, call)) return true;
-    return false;
-  };
-
   const readiness = () => options.serving.readiness();
+
+  /** The responder of a request that is no RPC: the first route whose path it is, else 404. */
+  const responderOf = (req: NodeServerRequest, res: NodeServerResponse, path: string): Responder => {
+    const fixed = req.method === "GET" ? (healthResponder(path, res, readiness) ?? metricsResponder(path, res, options.metrics)) : undefined;
+    let responder = fixed ?? docs.route(req, res, path) ?? gateway.route(req, res, path);
+    for (const route of routes) responder ??= route.route(req, res, path, call);
+    return (
+      responder ??
+      (() => {
+        noteRequestReason("not_found");
+        sendError(res, "not_found", `No route for ${req.method ?? ""} ${path}`);
+      })
+    );
+  };
+  const failed = (res: NodeServerResponse, path: string, error: unknown) => {
+    noteRequestReason("internal_error");
+    options.logger.error({ err: error, path }, "request failed outside the RPC error model");
+    if (!res.headersSent) sendError(res, "internal_error");
+    else res.destroy?.();
+  };
 
   return (req, res) => {
     const path = (req.url ?? "/").split("?", 1)[0] ?? "/";
@@ -172,27 +188,17 @@ export function createRequestHandler(options: RequestHandlerOptions): NodeHandle
     runInRequestScope(scope, () => {
       if (cors(req, res)) return;
       negotiateSupabaseApiVersion(req, res);
-      const served = rpc
-        ? (unaryRpc(path, req, res) ??
-          rpc(universalRequestFromNodeRequest(req, res, undefined, contextValues(req))).then((uRes) => universalResponseToNodeResponse(uRes, res)))
-        : (req.method === "GET"
-            ? handleHealth(path, res, readiness).then((done) => done || handleMetrics(path, res, options.metrics))
-            : Promise.resolve(false)
-          )
-            .then((done) => done || docs.handle(req, res, path))
-            .then((done) => done || gateway.handle(req, res))
-            .then((done) => done || serveRoutes(req, res))
-            .then((done) => {
-              if (done) return;
-              noteRequestReason("not_found");
-              sendError(res, "not_found", `No route for ${req.method ?? ""} ${path}`);
-            });
-      served.catch((error: unknown) => {
-        noteRequestReason("internal_error");
-        options.logger.error({ err: error, path }, "request failed outside the RPC error model");
-        if (!res.headersSent) sendError(res, "internal_error");
-        else res.destroy?.();
-      });
+      let served: void | Promise<void>;
+      try {
+        served = rpc
+          ? (unaryRpc(path, req, res) ??
+            rpc(universalRequestFromNodeRequest(req, res, undefined, contextValues(req))).then((uRes) => universalResponseToNodeResponse(uRes, res)))
+          : responderOf(req, res, path)();
+      } catch (error) {
+        failed(res, path, error);
+        return;
+      }
+      served?.catch((error: unknown) => failed(res, path, error));
     });
   };
 }

@@ -9,6 +9,7 @@ import { unaryTarget, type UnaryCaller, type UnaryTarget } from "./in-process-ca
 import { jsonCodec, JsonInputError, type JsonCodec } from "./json-codec.js";
 import type { NodeServerRequest, NodeServerResponse } from "./node-types.js";
 import { bodyTooLarge, readBody } from "./read-body.js";
+import type { Responder } from "./responder.js";
 import { withoutGoTrueEnvelope } from "./supabase-compat.js";
 
 /** What the gateway needs from the server. */
@@ -23,8 +24,8 @@ export interface RestGatewayOptions {
 
 /** Translates REST requests into calls of the very same RPC handlers. */
 export interface RestGateway {
-  /** Serves `req` if a REST path matches it; resolves false when none does. */
-  handle(req: NodeServerRequest, res: NodeServerResponse): Promise<boolean>;
+  /** The responder of `req` if a REST path matches `path` (its URL's path); undefined when none does. */
+  route(req: NodeServerRequest, res: NodeServerResponse, path: string): Responder | undefined;
 }
 
 /** Query parameters that carry credentials, never request fields. */
@@ -69,39 +70,30 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
     return { binding, method, target: unaryTarget(spec), input: jsonCodec(method.input), output: jsonCodec(method.output) };
   });
 
-  async function handle(req: NodeServerRequest, res: NodeServerResponse): Promise<boolean> {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    let chosen: { route: Route; match: RegExpExecArray } | undefined;
+  function route(req: NodeServerRequest, res: NodeServerResponse, path: string): Responder | undefined {
     const allowed = new Set<string>();
-    for (const route of routes) {
-      const match = route.binding.pattern.exec(url.pathname);
+    for (const candidate of routes) {
+      const match = candidate.binding.pattern.exec(path);
       if (!match) continue;
-      if (route.binding.httpMethod === req.method) {
-        chosen = { route, match };
-        break;
-      }
-      allowed.add(route.binding.httpMethod);
+      if (candidate.binding.httpMethod === req.method) return () => serve(req, res, candidate, match.groups ?? {});
+      allowed.add(candidate.binding.httpMethod);
     }
-    if (!chosen) {
-      if (allowed.size === 0) return false;
-      const allow = [...allowed].join(", ");
-      sendError(res, "method_not_allowed", `Method ${req.method ?? ""} is not allowed; use ${allow}`, { headers: { allow } });
-      return true;
-    }
-    const { route } = chosen;
-    const { binding } = route;
+    if (allowed.size === 0) return undefined;
+    const allow = [...allowed].join(", ");
+    return () => sendError(res, "method_not_allowed", `Method ${req.method ?? ""} is not allowed; use ${allow}`, { headers: { allow } });
+  }
 
+  async function serve(req: NodeServerRequest, res: NodeServerResponse, route: Route, pathVariables: Record<string, string>): Promise<void> {
+    const { binding } = route;
+    const queryStart = req.url?.indexOf("?") ?? -1;
+    const query = new URLSearchParams(queryStart < 0 ? "" : req.url?.slice(queryStart + 1));
     let input: Message;
     try {
-      input = route.input.decode(await requestMessage(req, binding, chosen.match.groups ?? {}, url.searchParams));
+      input = route.input.decode(binding.body === "" ? requestFields(binding, pathVariables, query, {}) : await requestMessage(req, binding, pathVariables, query));
     } catch (error) {
-      if (error instanceof RestInputError) {
-        writeRestError(res, error.error);
-        return true;
-      }
+      if (error instanceof RestInputError) return writeRestError(res, error.error);
       if (!(error instanceof JsonInputError)) throw error;
-      writeRestError(res, apiError("validation_failed", error.message, error.field === "" ? {} : { metadata: { field: error.field } }));
-      return true;
+      return writeRestError(res, apiError("validation_failed", error.message, error.field === "" ? {} : { metadata: { field: error.field } }));
     }
 
     const header = new Headers();
@@ -110,48 +102,55 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
       // A REST answer has no trailers: what a handler puts in either becomes a header of the answer.
       output = (await caller.call(route.method, route.target, req, res, input, { protocolName: "rest", header, trailer: header })).message;
     } catch (error) {
-      writeRestError(res, ConnectError.from(error), responseHeaders(header));
-      return true;
+      return writeRestError(res, ConnectError.from(error), responseHeaders(header));
     }
     const restHeaders = responseHeaders(header);
     if (route.method.output.typeName === "google.protobuf.Empty") {
       res.writeHead(204, restHeaders);
       res.end();
-      return true;
+      return;
     }
     if (route.method.output.typeName === HttpBodySchema.typeName) {
       // google.api.HttpBody: the answer is its bytes, with its own content type.
       const { contentType, data } = output as HttpBody;
       res.writeHead(200, { ...restHeaders, "content-type": contentType || "application/octet-stream", "content-length": String(data.byteLength) });
       res.end(data);
-      return true;
+      return;
     }
     const body = route.output.encode(output) as Record<string, unknown>;
     sendJson(res, 200, selectResponseBody(binding, body), restHeaders);
-    return true;
   }
 
+  /** The input of a binding with a body: the body's JSON, then the query and path fields. */
   async function requestMessage(
     req: NodeServerRequest,
     binding: RestBinding,
     pathVariables: Record<string, string>,
     query: URLSearchParams,
   ): Promise<Record<string, unknown>> {
-    const input = binding.method.input;
+    const parsed = await readJsonBody(req);
     let message: Record<string, unknown> = {};
-    if (binding.body !== "") {
-      const parsed = await readJsonBody(req);
-      if (binding.body === "*") {
-        if (parsed !== undefined) {
-          if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-            throw new RestInputError(apiError("validation_failed", "Request body must be a JSON object"));
-          }
-          message = withoutGoTrueEnvelope(req, parsed as Record<string, unknown>);
+    if (binding.body === "*") {
+      if (parsed !== undefined) {
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+          throw new RestInputError(apiError("validation_failed", "Request body must be a JSON object"));
         }
-      } else if (parsed !== undefined) {
-        message = { [fieldJsonName(input, binding.body)]: parsed };
+        message = withoutGoTrueEnvelope(req, parsed as Record<string, unknown>);
       }
+    } else if (parsed !== undefined) {
+      message = { [fieldJsonName(binding.method.input, binding.body)]: parsed };
     }
+    return requestFields(binding, pathVariables, query, message);
+  }
+
+  /** Sets the fields of `message` that the query string and the path variables carry. */
+  function requestFields(
+    binding: RestBinding,
+    pathVariables: Record<string, string>,
+    query: URLSearchParams,
+    message: Record<string, unknown>,
+  ): Record<string, unknown> {
+    const input = binding.method.input;
     for (const [name, raw] of query) {
       if (credentialParams.has(name)) continue;
       setField(input, message, name, raw, query.getAll(name));
@@ -181,7 +180,7 @@ export function createRestGateway(options: RestGatewayOptions): RestGateway {
     }
   }
 
-  return { handle };
+  return { route };
 }
 
 function fieldJsonName(message: DescMessage, name: string): string {

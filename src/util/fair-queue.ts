@@ -29,6 +29,11 @@ export type Release = () => void;
 export interface FairQueue {
   /** Resolves with a slot for `key`, or rejects with the options' `full` or `timedOut` error. */
   acquire(key: string): Promise<Release>;
+  /**
+   * A slot for `key` at once, if one is free and no request of `key` waits; undefined otherwise
+   * (then {@link FairQueue.acquire} queues). What `acquire` does first, without its promise.
+   */
+  tryAcquire(key: string): Release | undefined;
   /** Slots held by `key`. */
   inFlight(key: string): number;
   /** Requests of `key` waiting. */
@@ -87,10 +92,16 @@ export function createFairQueue(options: FairQueueOptions): FairQueue {
     }
   }
 
+  function tryAcquire(key: string): Release | undefined {
+    const count = held.get(key) ?? 0;
+    return total < capacity && count < perKeyMax && !queues.has(key) ? take(key) : undefined;
+  }
+
   return {
+    tryAcquire,
     acquire(key) {
-      const count = held.get(key) ?? 0;
-      if (total < capacity && count < perKeyMax && !queues.has(key)) return Promise.resolve(take(key));
+      const free = tryAcquire(key);
+      if (free) return Promise.resolve(free);
       const queue = queues.get(key) ?? new Set<Waiter>();
       if (queue.size >= queueLength) return Promise.reject(options.full(key));
       return new Promise<Release>((resolve, reject) => {
