@@ -38,7 +38,7 @@ function urlOf(line: string): string | undefined {
 
 let built = false;
 
-/** Builds `dist/` once per bench run, as `npm start` does before it starts (`npm run prestart`). */
+/** Builds `dist/` once per bench run (the launcher would build a stale `dist/` itself, but inside the measured start-up). */
 function buildOnce(): void {
   if (built) return;
   execFileSync(process.execPath, [join(repoRoot, "scripts", "build.mjs")], { cwd: repoRoot, stdio: "inherit" });
