@@ -11,6 +11,11 @@ export interface BenchOptions {
   durationSeconds: number;
   /** Unmeasured seconds before each load run. */
   warmupSeconds: number;
+  /**
+   * Times each comparison's runs are repeated in turn (measured, baseline, measured, baseline, …);
+   * its ratio is the median of the rounds' ratios.
+   */
+  rounds: number;
   /** Concurrent connections (HTTP/1.1) or in-flight calls (h2, direct pg, argon2 threads excepted). */
   connections: number;
   /** External PostgreSQL (a scratch database is created on it and dropped); embedded storage when absent. */
@@ -37,6 +42,9 @@ export const usage = `Usage: npm run bench -- [flags]
 
   --duration <s>        measured seconds per run (default 5)
   --warmup <s>          unmeasured seconds before each run (default 1)
+  --rounds <n>          run each comparison's measurement and baseline in turn n times and report
+                        the median of the n ratios (default 3; this VM's speed drifts by a third
+                        within minutes, which one pair of runs takes for a difference)
   --connections <n>     concurrent connections / in-flight calls (default 16)
   --database-url <url>  run on this PostgreSQL (a scratch database is created and dropped)
   --only <list>         comma-separated scenarios, e.g. 3,4 (default all)
@@ -66,6 +74,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
       options: {
         duration: { type: "string" },
         warmup: { type: "string" },
+        rounds: { type: "string" },
         connections: { type: "string" },
         "database-url": { type: "string" },
         only: { type: "string" },
@@ -100,6 +109,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions | undefined {
     pooler,
     durationSeconds: positive("duration", values.duration, 5, 600),
     warmupSeconds: values.warmup === "0" ? 0 : positive("warmup", values.warmup, 1, 60),
+    rounds: Math.round(positive("rounds", values.rounds, 3, 20)),
     connections: Math.round(positive("connections", values.connections, 16, 1024)),
     databaseUrl,
     only: new Set(only as ScenarioId[]),

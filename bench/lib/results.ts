@@ -12,8 +12,10 @@ export interface ResultRow {
   scenario: string;
   measured?: Measurement;
   baseline?: Measurement;
-  /** measured req/s ÷ baseline req/s. */
+  /** measured req/s ÷ baseline req/s (with several rounds: the median round's). */
   ratio?: number;
+  /** Each round's ratio, in round order, when the comparison ran in more than one round. */
+  roundRatios?: number[];
   /** The quantity a budget target is checked on (p99 in ms, RSS in MB). */
   value?: { amount: number; unit: "ms" | "MB" };
   target?: Target;

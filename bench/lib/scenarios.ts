@@ -78,23 +78,17 @@ function signInSpec(ctx: SuiteContext): HttpLoadSpec {
 
 /** 1: sign-in against the argon2 floor (same parameters, as many at once as the threadpool runs). */
 export async function scenario1(ctx: SuiteContext): Promise<ResultRow[]> {
-  const signIn = await measure("POST /auth/v1/token", httpLoad, signInSpec(ctx), watchService(ctx));
   const threads = threadpoolSize();
   const floorSpec: Argon2FloorSpec = { ...defaultPasswordHashParams, concurrency: threads, ...timing(ctx) };
-  const floor = await measure(`argon2id verify ×${threads}`, workerScript("argon2-floor.ts"), floorSpec, {});
-  return [ratioRow("1 sign-in", signIn, floor, 0.9)];
+  const runs = await inTurn(ctx, {
+    signIn: () => measure("POST /auth/v1/token", httpLoad, signInSpec(ctx), watchService(ctx)),
+    floor: () => measure(`argon2id verify ×${threads}`, workerScript("argon2-floor.ts"), floorSpec, {}),
+  });
+  return [comparisonRow("1 sign-in", runs.signIn, runs.floor, 0.9)];
 }
 
 /** 2: refresh-token rotation against its database round trips issued directly. */
 export async function scenario2(ctx: SuiteContext): Promise<ResultRow[]> {
-  // Each connection holds one chain; tokens in flight when a run stops are lost, hence the spare.
-  const tokens = await refreshTokensOf(ctx.service.url, ctx.user, ctx.options.connections * 3);
-  const refresh = await measure(
-    "POST /auth/v1/token?grant_type=refresh_token",
-    httpLoad,
-    httpSpec(ctx, ctx.service.url, { method: "POST", path: "/auth/v1/token?grant_type=refresh_token", refreshTokens: tokens }),
-    watchService(ctx),
-  );
   const directSpec: PgDirectSpec = {
     mode: "refresh",
     databaseUrl: ctx.ownerUrl,
@@ -105,17 +99,33 @@ export async function scenario2(ctx: SuiteContext): Promise<ResultRow[]> {
     concurrency: ctx.options.connections,
     ...timing(ctx),
   };
-  const direct = await measure("pg: same 6 round trips", workerScript("pg-direct.ts"), directSpec, {
-    ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }),
+  const runs = await inTurn(ctx, {
+    refresh: async () => {
+      // Each connection holds one chain; tokens in flight when a run stops are lost, hence the spare.
+      // A round rotates its tokens, so each round signs in for its own.
+      const tokens = await refreshTokensOf(ctx.service.url, ctx.user, ctx.options.connections * 3);
+      return measure(
+        "POST /auth/v1/token?grant_type=refresh_token",
+        httpLoad,
+        httpSpec(ctx, ctx.service.url, { method: "POST", path: "/auth/v1/token?grant_type=refresh_token", refreshTokens: tokens }),
+        watchService(ctx),
+      );
+    },
+    direct: () =>
+      measure("pg: same 6 round trips", workerScript("pg-direct.ts"), directSpec, {
+        ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }),
+      }),
   });
-  return [ratioRow("2 refresh", refresh, direct)];
+  return [comparisonRow("2 refresh", runs.refresh, runs.direct, undefined)];
 }
 
 /** 3: GET /auth/v1/user against GET /health on the same server (the cost of authentication). */
 export async function scenario3(ctx: SuiteContext): Promise<ResultRow[]> {
-  const user = await measure("GET /auth/v1/user", httpLoad, httpSpec(ctx, ctx.service.url, { method: "GET", path: "/auth/v1/user", headers: bearer(ctx) }), watchService(ctx));
-  const health = await measure("GET /health", httpLoad, httpSpec(ctx, ctx.service.url, { method: "GET", path: "/health" }), watchService(ctx));
-  return [ratioRow("3 GET /auth/v1/user", user, health, 0.8)];
+  const runs = await inTurn(ctx, {
+    user: () => measure("GET /auth/v1/user", httpLoad, httpSpec(ctx, ctx.service.url, { method: "GET", path: "/auth/v1/user", headers: bearer(ctx) }), watchService(ctx)),
+    health: () => measure("GET /health", httpLoad, httpSpec(ctx, ctx.service.url, { method: "GET", path: "/health" }), watchService(ctx)),
+  });
+  return [comparisonRow("3 GET /auth/v1/user", runs.user, runs.health, 0.8)];
 }
 
 async function fastifyOf(ctx: SuiteContext): Promise<ServerChild> {
@@ -129,6 +139,17 @@ async function fastifyOf(ctx: SuiteContext): Promise<ServerChild> {
     });
   }
   return ctx.fastify;
+}
+
+/** The Fastify baseline answering `q` over `POST /api/v1/query`. */
+async function fastifyQuery(ctx: SuiteContext, q: BenchQuery): Promise<Measurement> {
+  const server = await fastifyOf(ctx);
+  return measure(
+    "Fastify+jwt+pg",
+    httpLoad,
+    httpSpec(ctx, server.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }),
+    { serverPid: server.pid, ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }) },
+  );
 }
 
 function queryBody(q: BenchQuery): string {
@@ -174,7 +195,10 @@ async function rpc(ctx: SuiteContext, protocol: RpcLoadSpec["protocol"], q: Benc
   return measure(label, rpcLoad, spec, watchService(ctx));
 }
 
-async function settle<T>(work: () => Promise<T>): Promise<T | string> {
+/** What one run of a comparison gave: its measurement, or why it failed. */
+type Run = Measurement | string;
+
+async function settle(work: () => Promise<Run>): Promise<Run> {
   try {
     return await work();
   } catch (error) {
@@ -182,12 +206,34 @@ async function settle<T>(work: () => Promise<T>): Promise<T | string> {
   }
 }
 
-/** A ratio row of `measured` to `baseline`, or a skipped row saying which of them failed and why. */
-function comparisonRow(name: string, measured: Measurement | string, baseline: Measurement | string, min: number | undefined): ResultRow {
+/**
+ * Runs every entry of `runs` once per round, in turn, for `--rounds` rounds (A B C, A B C, …): a
+ * drift of the machine's speed then falls on all of them alike, and each round compares runs made
+ * side by side. Resolves each entry's runs in round order.
+ */
+async function inTurn<K extends string>(ctx: SuiteContext, runs: Record<K, () => Promise<Run>>): Promise<Record<K, Run[]>> {
+  const keys = Object.keys(runs) as K[];
+  const results = Object.fromEntries(keys.map((key) => [key, [] as Run[]])) as Record<K, Run[]>;
+  for (let round = 0; round < ctx.options.rounds; round++) {
+    for (const key of keys) results[key].push(await settle(runs[key]));
+  }
+  return results;
+}
+
+/**
+ * A ratio row of `measured` to `baseline`, run in the same rounds (see {@link inTurn}): the round of
+ * the median ratio, with every round's ratio; or a skipped row saying which of them failed and why.
+ */
+function comparisonRow(name: string, measured: readonly Run[], baseline: readonly Run[], min: number | undefined): ResultRow {
   const target = min === undefined ? undefined : ({ kind: "min-ratio", value: min } as const);
-  if (typeof measured === "string") return skippedRow(name, measured, target, typeof baseline === "string" ? undefined : baseline);
-  if (typeof baseline === "string") return skippedRow(name, `baseline: ${baseline}`, target);
-  return ratioRow(name, measured, baseline, min);
+  const succeeded = (runs: readonly Run[]) => runs.filter((run): run is Measurement => typeof run !== "string");
+  const measuredFailure = measured.find((run) => typeof run === "string");
+  if (measuredFailure !== undefined) return skippedRow(name, measuredFailure, target, succeeded(baseline)[0]);
+  const baselineFailure = baseline.find((run) => typeof run === "string");
+  if (baselineFailure !== undefined) return skippedRow(name, `baseline: ${baselineFailure}`, target);
+  const rounds = succeeded(measured).map((m, round) => ratioRow(name, m, succeeded(baseline)[round] as Measurement, min));
+  const median = [...rounds].sort((a, b) => (a.ratio ?? 0) - (b.ratio ?? 0))[Math.floor((rounds.length - 1) / 2)] as ResultRow;
+  return rounds.length > 1 ? { ...median, roundRatios: rounds.map((row) => row.ratio ?? 0) } : median;
 }
 
 /**
@@ -197,39 +243,33 @@ function comparisonRow(name: string, measured: Measurement | string, baseline: M
  */
 async function queryScenario(ctx: SuiteContext, id: "4" | "5", q: BenchQuery): Promise<ResultRow[]> {
   const what = id === "4" ? "1-row" : "1000-row";
-  const direct = await settle(() => directRls(ctx, q));
-  const fastify = await settle(async () => {
-    const server = await fastifyOf(ctx);
-    return measure(
-      "Fastify+jwt+pg",
-      httpLoad,
-      httpSpec(ctx, server.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }),
-      { serverPid: server.pid, ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }) },
-    );
-  });
   const oneRow = id === "4";
   const target = (value: number) => (oneRow ? value : undefined);
   const h2 = ctx.options.h2Client === "raw-h2" ? " (raw h2)" : "";
   const rows: ResultRow[] = [];
-  const compare = (name: string, measured: Measurement | string, baseline: Measurement | string, min: number | undefined) =>
+  const compare = (name: string, measured: readonly Run[], baseline: readonly Run[], min: number | undefined) =>
     rows.push(comparisonRow(name, measured, baseline, min));
+  const baselines = { direct: () => directRls(ctx, q), fastify: () => fastifyQuery(ctx, q) };
   if (!ctx.queryState.ok) {
-    const reason = ctx.queryState.reason;
+    const reason = [ctx.queryState.reason];
+    const { direct, fastify } = await inTurn(ctx, baselines);
     compare(`${id} ${what} REST vs pg`, reason, direct, target(0.6));
     compare(`${id} ${what} REST vs Fastify`, reason, fastify, oneRow ? 1.0 : 0.8);
     compare(`${id} ${what} Connect${h2} vs REST`, reason, reason, target(0.8));
     compare(`${id} ${what} gRPC${h2} vs REST`, reason, reason, target(0.7));
     return rows;
   }
-  const rest = await settle(() =>
-    measure("REST", httpLoad, httpSpec(ctx, ctx.service.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }), watchService(ctx)),
-  );
-  const connect = await settle(() => rpc(ctx, "connect", q));
-  const grpc = await settle(() => rpc(ctx, "grpc", q));
-  compare(`${id} ${what} REST vs pg`, rest, direct, target(0.6));
-  compare(`${id} ${what} REST vs Fastify`, rest, fastify, oneRow ? 1.0 : 0.8);
-  compare(`${id} ${what} Connect${h2} vs REST`, connect, rest, target(0.8));
-  compare(`${id} ${what} gRPC${h2} vs REST`, grpc, rest, target(0.7));
+  const runs = await inTurn(ctx, {
+    ...baselines,
+    rest: () =>
+      measure("REST", httpLoad, httpSpec(ctx, ctx.service.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }), watchService(ctx)),
+    connect: () => rpc(ctx, "connect", q),
+    grpc: () => rpc(ctx, "grpc", q),
+  });
+  compare(`${id} ${what} REST vs pg`, runs.rest, runs.direct, target(0.6));
+  compare(`${id} ${what} REST vs Fastify`, runs.rest, runs.fastify, oneRow ? 1.0 : 0.8);
+  compare(`${id} ${what} Connect${h2} vs REST`, runs.connect, runs.rest, target(0.8));
+  compare(`${id} ${what} gRPC${h2} vs REST`, runs.grpc, runs.rest, target(0.7));
   return rows;
 }
 
@@ -296,24 +336,17 @@ export async function scenario8(ctx: SuiteContext): Promise<ResultRow[]> {
   for (const { what, path, q, min } of cases) {
     const name = `8 ${what} /rest`;
     if (!ctx.queryState.ok) {
-      rows.push(skippedRow(`${name} vs /api/v1/query`, ctx.queryState.reason, min === undefined ? undefined : { kind: "min-ratio", value: min }));
+      rows.push(comparisonRow(`${name} vs /api/v1/query`, [ctx.queryState.reason], [], min));
       continue;
     }
-    const rest = await settle(() => measure("GET /rest/v1", httpLoad, httpSpec(ctx, ctx.service.url, { method: "GET", path, headers: bearer(ctx) }), watchService(ctx)));
-    const query = await settle(() =>
-      measure("POST /api/v1/query", httpLoad, httpSpec(ctx, ctx.service.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }), watchService(ctx)),
-    );
-    const fastify = await settle(async () => {
-      const server = await fastifyOf(ctx);
-      return measure(
-        "Fastify+jwt+pg",
-        httpLoad,
-        httpSpec(ctx, server.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }),
-        { serverPid: server.pid, ...(ctx.postmasterPid === undefined ? {} : { postmasterPid: ctx.postmasterPid }) },
-      );
+    const runs = await inTurn(ctx, {
+      rest: () => measure("GET /rest/v1", httpLoad, httpSpec(ctx, ctx.service.url, { method: "GET", path, headers: bearer(ctx) }), watchService(ctx)),
+      query: () =>
+        measure("POST /api/v1/query", httpLoad, httpSpec(ctx, ctx.service.url, { method: "POST", path: "/api/v1/query", headers: bearer(ctx), body: queryBody(q) }), watchService(ctx)),
+      fastify: () => fastifyQuery(ctx, q),
     });
-    rows.push(comparisonRow(`${name} vs /api/v1/query`, rest, query, min));
-    rows.push(comparisonRow(`${name} vs Fastify`, rest, fastify, undefined));
+    rows.push(comparisonRow(`${name} vs /api/v1/query`, runs.rest, runs.query, min));
+    rows.push(comparisonRow(`${name} vs Fastify`, runs.rest, runs.fastify, undefined));
   }
   return rows;
 }

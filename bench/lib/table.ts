@@ -37,6 +37,7 @@ const headers = [
   "baseline",
   "base req/s",
   "ratio",
+  "rounds",
   "target",
   "result",
   "cpu% srv/pg/load/other",
@@ -55,6 +56,7 @@ function cells(row: ResultRow): string[] {
     b?.label ?? "",
     b ? fixed(b.load.rps) : "",
     ratioCell(row),
+    row.roundRatios ? `${fixed(Math.min(...row.roundRatios), 2)}–${fixed(Math.max(...row.roundRatios), 2)}` : "",
     targetText(row.target),
     verdict(row),
     cpu(m),
@@ -64,14 +66,15 @@ function cells(row: ResultRow): string[] {
 
 /**
  * Renders the report as one plain-text table, followed by the notes of skipped rows and rows with
- * failed requests. CPU is % of one core for the server under load, PostgreSQL, the load worker and
+ * failed requests. A comparison run in several rounds shows the median round's numbers and the
+ * range of the rounds' ratios. CPU is % of one core for the server under load, PostgreSQL, the load worker and
  * everything else on the machine (other processes competing for the CPU: a noisy run); the last
  * column divides the server's and PostgreSQL's by the request rate: CPU µs each request cost them.
  */
 export function formatTable(rows: readonly ResultRow[]): string {
   const body = rows.map(cells);
   const widths = headers.map((h, i) => Math.max(h.length, ...body.map((r) => (r[i] ?? "").length)));
-  const numeric = new Set([1, 2, 3, 5, 6]);
+  const numeric = new Set([1, 2, 3, 5, 6, 7]);
   const line = (r: readonly string[]) =>
     r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i] ?? 0) : c.padEnd(widths[i] ?? 0))).join("  ").trimEnd();
   const notes = rows.flatMap((row) => {
